@@ -1,0 +1,105 @@
+import { createServer, type Server } from 'node:http';
+import client from 'prom-client';
+import { log } from '../shared/log.ts';
+
+/**
+ * Prometheus metrics of the pipeline roles (processor, sink, replay, simulate), one registry
+ * per process; `serveMetrics` exposes it on /metrics.
+ */
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'masterdeal_' });
+
+export const eventsIn = new client.Counter({
+  name: 'masterdeal_events_in_total',
+  help: 'Records consumed, by topic and role',
+  labelNames: ['role', 'topic'] as const,
+  registers: [registry],
+});
+
+export const eventsOut = new client.Counter({
+  name: 'masterdeal_events_out_total',
+  help: 'Records produced or rows inserted, by topic/table and role',
+  labelNames: ['role', 'topic'] as const,
+  registers: [registry],
+});
+
+export const deadLetters = new client.Counter({
+  name: 'masterdeal_dead_letter_total',
+  help: 'Records routed to the dead-letter topic, by reason',
+  labelNames: ['reason', 'topic'] as const,
+  registers: [registry],
+});
+
+export const lateEvents = new client.Counter({
+  name: 'masterdeal_late_events_total',
+  help: 'Events older than the partition watermark (applied anyway), by how late',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+export const consumerLag = new client.Gauge({
+  name: 'masterdeal_consumer_lag',
+  help: 'Records between the last consumed offset and the partition high watermark',
+  labelNames: ['role', 'topic', 'partition'] as const,
+  registers: [registry],
+});
+
+export const watermarkDelay = new client.Gauge({
+  name: 'masterdeal_watermark_delay_seconds',
+  help: 'Wall clock minus the event-time watermark, per processor partition',
+  labelNames: ['partition'] as const,
+  registers: [registry],
+});
+
+export const breaches = new client.Counter({
+  name: 'masterdeal_sla_breaches_total',
+  help: 'SLA breaches published, by SLA',
+  labelNames: ['sla'] as const,
+  registers: [registry],
+});
+
+export const transactionSeconds = new client.Histogram({
+  name: 'masterdeal_transaction_seconds',
+  help: 'Kafka transaction latency (send + offsets + commit)',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const insertSeconds = new client.Histogram({
+  name: 'masterdeal_clickhouse_insert_seconds',
+  help: 'ClickHouse insert latency per table batch',
+  labelNames: ['table'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const insertRetries = new client.Counter({
+  name: 'masterdeal_clickhouse_insert_retries_total',
+  help: 'ClickHouse insert attempts that failed and were retried',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+
+export function serveMetrics(port: number): Server | undefined {
+  if (!port) return undefined;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/metrics')) {
+      registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        })
+        .catch((err) => {
+          res.writeHead(500);
+          res.end(String(err));
+        });
+      return;
+    }
+    res.writeHead(404);
+    res.end('see /metrics\n');
+  });
+  server.on('error', (err) => log.error({ err, port }, 'metrics endpoint failed'));
+  server.listen(port, () => log.info({ port }, 'metrics on /metrics'));
+  return server;
+}
