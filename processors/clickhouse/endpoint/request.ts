@@ -1,5 +1,5 @@
 import { endpointError } from './errors.ts';
-import { quoteString } from './sql.ts';
+import { insertDataOffset, quoteString, statementKind } from './sql.ts';
 
 /**
  * The parts of a ClickHouse HTTP request (URL parameters and headers) that the
@@ -129,4 +129,26 @@ function requestEncoding(value: string | undefined): HttpQueryRequest['requestEn
   if (v === 'deflate') return 'deflate';
   if (v === 'br') return 'br';
   throw endpointError('UNKNOWN_COMPRESSION_METHOD', `Unsupported Content-Encoding '${value}': this endpoint accepts gzip, deflate and br`);
+}
+
+/** An INSERT prefix longer than this is implausible; the scan never reads further into the data. */
+const PREFIX_SCAN_BYTES = 64 * 1024;
+
+/**
+ * ClickHouse's rule: the `query` URL parameter, then the body. An INSERT's data
+ * (the body, or what follows `FORMAT x` in it) is kept as bytes so binary
+ * formats (Native, RowBinary) pass through untouched.
+ */
+export function statementOf(queryParam: string, body: Buffer): { sql: string; insertData?: Buffer } {
+  if (queryParam && body.length > 0) {
+    if (statementKind(queryParam) === 'INSERT') return { sql: queryParam, insertData: body };
+    return { sql: `${queryParam}\n${body.toString('utf8')}` };
+  }
+  if (queryParam) return { sql: queryParam };
+  const head = body.subarray(0, PREFIX_SCAN_BYTES).toString('latin1');
+  const offset = insertDataOffset(head);
+  if (offset !== undefined && offset < body.length) {
+    return { sql: body.subarray(0, offset).toString('utf8').trimEnd(), insertData: body.subarray(offset) };
+  }
+  return { sql: body.toString('utf8') };
 }

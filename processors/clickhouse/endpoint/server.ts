@@ -7,8 +7,8 @@ import zlib from 'node:zlib';
 import { log } from '../../shared/log.ts';
 import { ChdbEngine, type EngineResult } from './engine.ts';
 import { ClickHouseError, endpointError, fromEngineError } from './errors.ts';
-import { parseHttpRequest, type HttpQueryRequest } from './request.ts';
-import { allowedInReadonly, explicitFormat, insertDataOffset, statementKind } from './sql.ts';
+import { parseHttpRequest, statementOf, type HttpQueryRequest } from './request.ts';
+import { allowedInReadonly, explicitFormat, statementKind } from './sql.ts';
 
 /**
  * A ClickHouse-compatible HTTP endpoint (the subset @clickhouse/client,
@@ -36,7 +36,6 @@ export interface RunningEndpoint {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
-const PREFIX_SCAN_BYTES = 64 * 1024;
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
@@ -147,25 +146,6 @@ function authenticate(request: HttpQueryRequest, options: EndpointOptions): void
   if (request.user !== options.user || request.password !== options.password) {
     throw endpointError('AUTHENTICATION_FAILED', `${request.user}: Authentication failed: password is incorrect, or there is no user with such name`);
   }
-}
-
-/**
- * ClickHouse's rule: the `query` URL parameter, then the body. An INSERT's data
- * (the body, or what follows `FORMAT x` in it) is kept as bytes so binary
- * formats (Native, RowBinary) pass through untouched.
- */
-export function statementOf(queryParam: string, body: Buffer): { sql: string; insertData?: Buffer } {
-  if (queryParam && body.length > 0) {
-    if (statementKind(queryParam) === 'INSERT') return { sql: queryParam, insertData: body };
-    return { sql: `${queryParam}\n${body.toString('utf8')}` };
-  }
-  if (queryParam) return { sql: queryParam };
-  const head = body.subarray(0, PREFIX_SCAN_BYTES).toString('latin1');
-  const offset = insertDataOffset(head);
-  if (offset !== undefined && offset < body.length) {
-    return { sql: body.subarray(0, offset).toString('utf8').trimEnd(), insertData: body.subarray(offset) };
-  }
-  return { sql: body.toString('utf8') };
 }
 
 async function readBody(req: IncomingMessage, limit: number, encoding: HttpQueryRequest['requestEncoding']): Promise<Buffer> {
