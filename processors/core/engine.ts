@@ -1,0 +1,422 @@
+import type {
+  CanonicalEvent,
+  GateView,
+  SlaBreached,
+  SlaView,
+  Snapshot,
+  TimelineEntry,
+} from './canonical.ts';
+import type { Envelope } from './envelope.ts';
+import type { Rules } from './rules/load.ts';
+
+/**
+ * The per-deal engine (SPEC §3-5): pure functions, no I/O, no clock — time arrives as event
+ * time or as a watermark. The state is plain JSON (the live processor writes it to a changelog).
+ *
+ * Determinism: the state keeps the gate-relevant facts sorted by (event_ts, event_id) and derives
+ * gates, stage and timeline by folding over them, so the result depends only on the set of
+ * distinct events. An event that sorts after every known fact (the usual, in-order case) extends
+ * the previous derivation; any other event re-derives from the start.
+ */
+
+/** A gate-relevant event, reduced to what derivation needs (payloads are not kept). */
+export interface FactEvent {
+  ts: number;
+  id: string;
+  type: string;
+}
+
+/** A fact's current value: set (earliest setting event since the last reset) or reset. */
+export interface Mark {
+  on: boolean;
+  ts: number;
+  id: string;
+}
+
+/** A pure function of `facts`, cached in the state. Facts are bits in `mask` (rules order). */
+export interface Derived {
+  mask: number;
+  marks: Array<Mark | null>;
+  stage: string;
+  timeline: TimelineEntry[];
+}
+
+export interface DealState {
+  master_deal_id: string;
+  /** Bumped whenever the snapshot's content changes; the warehouse keeps the highest. */
+  version: number;
+  /** Every distinct event_id seen, sorted (the dedupe set, including KPI/NPS events). */
+  seen: string[];
+  facts: FactEvent[];
+  derived: Derived;
+  /** SLAs whose breach was published (each at most once per deal). */
+  breaches: string[];
+  /** The latest event-time watermark this deal was told about. */
+  watermark: number | null;
+  /** The earliest deadline of an open, not yet breached timer: when the watermark must revisit. */
+  next_deadline: number | null;
+  first_event_ts: number | null;
+  last_event_ts: number | null;
+}
+
+export interface Step {
+  state: DealState;
+  outputs: CanonicalEvent[];
+}
+
+export function emptyDeal(masterDealId: string, rules: Rules): DealState {
+  return {
+    master_deal_id: masterDealId,
+    version: 0,
+    seen: [],
+    facts: [],
+    derived: initialDerived(rules),
+    breaches: [],
+    watermark: null,
+    next_deadline: null,
+    first_event_ts: null,
+    last_event_ts: null,
+  };
+}
+
+/**
+ * Applies one validated envelope to its deal. A duplicate event_id returns the same state
+ * object and no outputs. `watermarkMs`, when given, is applied in the same step (cheaper than a
+ * separate advanceWatermark call).
+ */
+export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs?: number | null): Step {
+  if (env.master_deal_id !== state.master_deal_id) {
+    throw new Error(`event ${env.event_id} of deal ${env.master_deal_id} applied to deal ${state.master_deal_id}`);
+  }
+  const at = sortedIndex(state.seen, env.event_id);
+  if (state.seen[at] === env.event_id) {
+    return watermarkMs == null ? { state, outputs: [] } : advanceWatermark(state, watermarkMs, rules);
+  }
+  const seen = state.seen.slice();
+  seen.splice(at, 0, env.event_id);
+
+  let facts = state.facts;
+  let derived = state.derived;
+  let fact: FactEvent | undefined;
+  if (rules.effects.has(env.event_type)) {
+    // Share the rules' copy of the type string: many deals, few distinct strings.
+    fact = { ts: env.event_ts, id: env.event_id, type: internType(rules, env.event_type) };
+    const pos = factIndex(facts, fact);
+    facts = facts.slice();
+    facts.splice(pos, 0, fact);
+    derived = pos === state.facts.length
+      ? derive(rules, state.derived, facts, pos)
+      : derive(rules, initialDerived(rules), facts, 0);
+  }
+
+  const next: DealState = {
+    ...state,
+    version: state.version + 1,
+    seen,
+    facts,
+    derived,
+    first_event_ts: state.first_event_ts === null ? env.event_ts : Math.min(state.first_event_ts, env.event_ts),
+    last_event_ts: state.last_event_ts === null ? env.event_ts : Math.max(state.last_event_ts, env.event_ts),
+    watermark: maxWatermark(state.watermark, watermarkMs),
+  };
+  const outputs: CanonicalEvent[] = [];
+  if (derived !== state.derived) {
+    diffTimeline(state, next, rules, outputs);
+    diffSlas(state, next, rules, outputs);
+    settleSla(next, rules, outputs);
+  } else if (next.next_deadline !== null && next.watermark !== null && next.watermark > next.next_deadline) {
+    settleSla(next, rules, outputs);
+  }
+  return { state: next, outputs };
+}
+
+/**
+ * Tells a deal that event time has reached `watermarkMs`: open timers whose deadline is now
+ * strictly behind it are breached (once). Never moves the watermark back.
+ */
+export function advanceWatermark(state: DealState, watermarkMs: number, rules: Rules): Step {
+  if (state.watermark !== null && watermarkMs <= state.watermark) return { state, outputs: [] };
+  const next: DealState = { ...state, watermark: watermarkMs };
+  if (state.next_deadline === null || watermarkMs <= state.next_deadline) return { state: next, outputs: [] };
+  next.version++; // an open timer's `breached` flips in the snapshot
+  const outputs: CanonicalEvent[] = [];
+  settleSla(next, rules, outputs);
+  return { state: next, outputs };
+}
+
+/** SLA views of a deal as of its watermark (SPEC §4). */
+export function slaViews(state: DealState, rules: Rules): Record<string, SlaView> {
+  const out: Record<string, SlaView> = {};
+  for (const sla of rules.slas) out[sla.name] = withWatermark(slaView(rules, state.derived, sla), state.watermark);
+  return out;
+}
+
+export function snapshot(state: DealState, rules: Rules): Snapshot {
+  const gates: Record<string, GateView> = {};
+  const facts: Record<string, GateView> = {};
+  for (const f of rules.facts) {
+    const m = state.derived.marks[f.index];
+    const view: GateView = m ? { value: m.on, event_ts: m.ts, event_id: m.id } : { value: false, event_ts: null, event_id: null };
+    (f.kind === 'gate' ? gates : facts)[f.name] = view;
+  }
+  const timeline = state.derived.timeline;
+  return {
+    type: 'masterdeal.snapshot',
+    master_deal_id: state.master_deal_id,
+    version: state.version,
+    stage: state.derived.stage,
+    stage_since: timeline.length > 0 ? timeline[timeline.length - 1].event_ts : state.first_event_ts,
+    gates,
+    facts,
+    sla: slaViews(state, rules),
+    timeline: timeline.map((t) => ({ ...t })),
+    event_count: state.seen.length,
+    first_event_ts: state.first_event_ts,
+    last_event_ts: state.last_event_ts,
+    updated_at: state.last_event_ts,
+  };
+}
+
+// ---- derivation -------------------------------------------------------------------------
+
+function initialDerived(rules: Rules): Derived {
+  return { mask: 0, marks: new Array(rules.facts.length).fill(null), stage: rules.initialStage, timeline: [] };
+}
+
+/** Folds facts[from..] onto `base` (not mutated). */
+function derive(rules: Rules, base: Derived, facts: FactEvent[], from: number): Derived {
+  let mask = base.mask;
+  let stage = base.stage;
+  const marks = base.marks.slice();
+  let timeline = base.timeline;
+  let copied = false;
+  for (let k = from; k < facts.length; k++) {
+    const f = facts[k];
+    const effects = rules.effects.get(f.type);
+    if (!effects) continue;
+    let compensation = false;
+    for (const e of effects) {
+      const bit = 1 << e.fact;
+      if (e.set) {
+        // Sorted order: the first setting event since the last reset is the earliest.
+        if ((mask & bit) === 0) {
+          mask |= bit;
+          marks[e.fact] = { on: true, ts: f.ts, id: f.id };
+        }
+      } else if ((mask & bit) !== 0) {
+        mask &= ~bit;
+        marks[e.fact] = { on: false, ts: f.ts, id: f.id };
+        compensation = true;
+      }
+    }
+    const to = rules.stages[rules.stageOf(mask)].name;
+    if (to !== stage) {
+      if (!copied) {
+        timeline = timeline.slice();
+        copied = true;
+      }
+      timeline.push({ from_stage: stage, to_stage: to, event_ts: f.ts, cause_event_id: f.id, compensation });
+      stage = to;
+    }
+  }
+  return { mask, marks, stage, timeline };
+}
+
+const transitionKey = (t: TimelineEntry) => `${t.cause_event_id}:${t.from_stage}>${t.to_stage}`;
+
+/** Publishes the transitions of the new timeline that the old one did not have. */
+function diffTimeline(prev: DealState, next: DealState, rules: Rules, out: CanonicalEvent[]): void {
+  const before = prev.derived.timeline;
+  const after = next.derived.timeline;
+  let common = 0;
+  while (common < before.length && common < after.length && transitionKey(before[common]) === transitionKey(after[common])) common++;
+  if (common === after.length) return;
+  const old = common === before.length ? undefined : new Set(before.slice(common).map(transitionKey));
+  const deal = next.master_deal_id;
+  for (let i = common; i < after.length; i++) {
+    const t = after[i];
+    const key = transitionKey(t);
+    if (old?.has(key)) continue;
+    out.push({
+      type: 'masterdeal.stage.changed',
+      event_id: `${deal}:stage:${key}`,
+      master_deal_id: deal,
+      from_stage: t.from_stage,
+      to_stage: t.to_stage,
+      event_ts: t.event_ts,
+      cause_event_id: t.cause_event_id,
+      compensation: t.compensation,
+    });
+    const stage = rules.stages.find((s) => s.name === t.to_stage);
+    if (stage?.final) {
+      out.push({
+        type: 'masterdeal.closed',
+        event_id: `${deal}:closed:${t.cause_event_id}`,
+        master_deal_id: deal,
+        stage: t.to_stage,
+        event_ts: t.event_ts,
+        cause_event_id: t.cause_event_id,
+      });
+    }
+  }
+}
+
+// ---- SLA ----------------------------------------------------------------------------------
+
+type Rule = Rules['slas'][number];
+
+/** When all of `facts` hold: the latest of their marks by (ts, id); else null. */
+function timeOf(marks: Array<Mark | null>, facts: number[]): Mark | null {
+  let best: Mark | null = null;
+  for (const i of facts) {
+    const m = marks[i];
+    if (!m || !m.on) return null;
+    if (!best || m.ts > best.ts || (m.ts === best.ts && m.id > best.id)) best = m;
+  }
+  return best;
+}
+
+function terminalOf(rules: Rules, d: Derived): Mark | null {
+  if ((d.mask & rules.terminalMask) === 0) return null;
+  let best: Mark | null = null;
+  for (const f of rules.facts) {
+    const m = d.marks[f.index];
+    if (f.kind !== 'terminal' || !m || !m.on) continue;
+    if (!best || m.ts < best.ts || (m.ts === best.ts && m.id < best.id)) best = m;
+  }
+  return best;
+}
+
+/** The watermark-independent view of one timer, from the final facts. */
+function slaView(rules: Rules, d: Derived, sla: Rule): SlaView {
+  const start = timeOf(d.marks, sla.startFacts);
+  const terminal = terminalOf(rules, d);
+  // A terminated deal starts no new timers.
+  if (!start || (terminal && start.ts > terminal.ts)) {
+    return {
+      started_at: null, stopped_at: null, duration_ms: null, target_ms: sla.targetMs, breached: false,
+      status: 'not_started', deadline_at: null, start_event_id: null, stop_event_id: null, stopped_by_terminal: false,
+    };
+  }
+  let stop = timeOf(d.marks, sla.stopFacts);
+  let byTerminal = false;
+  if (terminal && (!stop || stop.ts > terminal.ts)) {
+    stop = terminal;
+    byTerminal = true;
+  }
+  const deadline = sla.calendar ? sla.calendar.add(start.ts, sla.targetMs) : start.ts + sla.targetMs;
+  if (!stop) {
+    return {
+      started_at: start.ts, stopped_at: null, duration_ms: null, target_ms: sla.targetMs, breached: false,
+      status: 'open', deadline_at: deadline, start_event_id: start.id, stop_event_id: null, stopped_by_terminal: false,
+    };
+  }
+  // A stop recorded before its start (clock skew between systems) counts as immediate.
+  const stoppedAt = Math.max(stop.ts, start.ts);
+  const duration = sla.calendar ? sla.calendar.elapsed(start.ts, stoppedAt) : stoppedAt - start.ts;
+  const breached = stoppedAt > deadline;
+  return {
+    started_at: start.ts, stopped_at: stoppedAt, duration_ms: duration, target_ms: sla.targetMs, breached,
+    status: breached ? 'breached' : 'met', deadline_at: deadline, start_event_id: start.id, stop_event_id: stop.id,
+    stopped_by_terminal: byTerminal,
+  };
+}
+
+function withWatermark(v: SlaView, watermark: number | null): SlaView {
+  if (v.status !== 'open' || watermark === null || v.deadline_at === null || watermark <= v.deadline_at) return v;
+  return { ...v, breached: true, status: 'breached' };
+}
+
+function diffSlas(prev: DealState, next: DealState, rules: Rules, out: CanonicalEvent[]): void {
+  const deal = next.master_deal_id;
+  for (const sla of rules.slas) {
+    const a = slaView(rules, prev.derived, sla);
+    const b = slaView(rules, next.derived, sla);
+    if (a.start_event_id === b.start_event_id && a.stop_event_id === b.stop_event_id && a.stopped_at === b.stopped_at) continue;
+    // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
+    if (b.status === 'not_started') continue;
+    const stopMoved = b.stop_event_id !== null && b.stop_event_id !== a.stop_event_id;
+    const [ts, id] = stopMoved ? [b.stopped_at as number, b.stop_event_id as string] : [b.started_at as number, b.start_event_id as string];
+    out.push({
+      type: 'masterdeal.sla.updated',
+      event_id: `${deal}:sla:${sla.name}:${b.start_event_id ?? '-'}:${b.stop_event_id ?? '-'}`,
+      master_deal_id: deal,
+      sla: sla.name,
+      status: b.status,
+      breached: b.breached,
+      event_ts: ts,
+      cause_event_id: id,
+      started_at: b.started_at as number,
+      stopped_at: b.stopped_at,
+      duration_ms: b.duration_ms,
+      target_ms: b.target_ms,
+      deadline_at: b.deadline_at as number,
+    });
+  }
+}
+
+/** Publishes new breaches and recomputes `next_deadline`; mutates the fresh `next` state. */
+function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[]): void {
+  let nextDeadline: number | null = null;
+  let breaches = next.breaches;
+  for (const sla of rules.slas) {
+    const v = withWatermark(slaView(rules, next.derived, sla), next.watermark);
+    if (v.status === 'open' && (nextDeadline === null || (v.deadline_at as number) < nextDeadline)) {
+      nextDeadline = v.deadline_at;
+    }
+    if (!v.breached || breaches.includes(sla.name)) continue;
+    breaches = [...breaches, sla.name];
+    const breach: SlaBreached = {
+      type: 'masterdeal.sla.breached',
+      event_id: `${next.master_deal_id}:sla.breached:${sla.name}`,
+      master_deal_id: next.master_deal_id,
+      sla: sla.name,
+      started_at: v.started_at as number,
+      deadline_at: v.deadline_at as number,
+      target_ms: v.target_ms,
+      stopped_at: v.stopped_at,
+    };
+    out.push(breach);
+  }
+  next.breaches = breaches;
+  next.next_deadline = nextDeadline;
+}
+
+// ---- small helpers ----------------------------------------------------------------------
+
+function maxWatermark(a: number | null, b: number | null | undefined): number | null {
+  if (b == null) return a;
+  return a === null ? b : Math.max(a, b);
+}
+
+function sortedIndex(sorted: string[], id: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Insertion point of a fact in (ts, id) order; usually the end. */
+function factIndex(facts: FactEvent[], f: FactEvent): number {
+  let i = facts.length;
+  while (i > 0) {
+    const p = facts[i - 1];
+    if (p.ts < f.ts || (p.ts === f.ts && p.id < f.id)) break;
+    i--;
+  }
+  return i;
+}
+
+const interned = new WeakMap<Rules, Map<string, string>>();
+function internType(rules: Rules, type: string): string {
+  let m = interned.get(rules);
+  if (!m) {
+    m = new Map([...rules.effects.keys()].map((k) => [k, k]));
+    interned.set(rules, m);
+  }
+  return m.get(type) ?? type;
+}
