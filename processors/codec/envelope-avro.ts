@@ -1,0 +1,194 @@
+import type avro from 'avsc';
+import type { Envelope } from '../core/envelope.ts';
+import { envelopeToJson, validateEnvelope } from './envelope-json.ts';
+import { CodecError } from './errors.ts';
+import { avroToJson, isPlainObject, jsonToAvro, JsonFormError } from './json-form.ts';
+import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog, type CanonicalType, type SchemaCatalog } from './schemas.ts';
+import * as wire from './wire-format.ts';
+
+/**
+ * Envelopes and canonical outputs as Avro: the avsc value, the binary body, and the
+ * Confluent-framed record. Decoding re-validates (ranges, non-empty ids), so a record that
+ * is valid Avro but breaks SPEC rules is rejected the same way as bad JSON.
+ */
+
+/** avsc value of ru.masterdeal.events.DomainEvent; the payload union is wrapped by record name. */
+export interface DomainEventAvro {
+  event_id: string;
+  event_type: string;
+  source_system: string;
+  master_deal_id: string;
+  event_ts: number;
+  payload: Record<string, Record<string, unknown>>;
+}
+
+/** Writer schema lookup by registry id (an adapter over the schema registry). */
+export type WriterSchemaLookup = (schemaId: number) => avro.Type | undefined | Promise<avro.Type | undefined>;
+
+function invalid(code: 'ENVELOPE_INVALID' | 'CANONICAL_INVALID', err: unknown): never {
+  if (err instanceof JsonFormError) throw new CodecError(code, err.message, { cause: err });
+  throw err;
+}
+
+export function envelopeToAvro(envelope: Envelope, catalog: SchemaCatalog = schemaCatalog()): DomainEventAvro {
+  const payloadType = catalog.payloadTypeOf(envelope.event_type);
+  if (!payloadType) throw new CodecError('ENVELOPE_INVALID', `event_type: unknown event type "${envelope.event_type}"`);
+  let payload: Record<string, unknown>;
+  try {
+    payload = jsonToAvro(catalog, catalog.definition(payloadType), envelope.payload, 'payload') as Record<string, unknown>;
+  } catch (err) {
+    invalid('ENVELOPE_INVALID', err);
+  }
+  return {
+    event_id: envelope.event_id,
+    event_type: envelope.event_type,
+    source_system: envelope.source_system,
+    master_deal_id: envelope.master_deal_id,
+    event_ts: envelope.event_ts,
+    payload: { [payloadType]: payload },
+  };
+}
+
+export function avroToEnvelope(value: DomainEventAvro, catalog: SchemaCatalog = schemaCatalog()): Envelope {
+  const expected = catalog.payloadTypeOf(value.event_type);
+  if (!expected) throw new CodecError('ENVELOPE_INVALID', `event_type: unknown event type "${value.event_type}"`);
+  const branch = isPlainObject(value.payload) ? Object.keys(value.payload)[0] : undefined;
+  if (branch !== expected) {
+    throw new CodecError('ENVELOPE_INVALID', `payload: branch ${branch ?? '(none)'} does not match event_type ${value.event_type} (expects ${expected})`);
+  }
+  const payload = avroToJson(catalog, catalog.definition(expected), value.payload[expected]) as Record<string, unknown>;
+  const checked = validateEnvelope({ ...envelopeToJson({ ...value, payload }), event_ts: value.event_ts }, catalog);
+  if (!checked.ok) throw new CodecError('ENVELOPE_INVALID', checked.reason);
+  return checked.envelope;
+}
+
+/** Avro binary body (no framing) of an envelope, with the local (latest) schema. */
+export function encodeEnvelope(envelope: Envelope, catalog: SchemaCatalog = schemaCatalog()): Buffer {
+  const value = envelopeToAvro(envelope, catalog);
+  try {
+    return catalog.type(ENVELOPE_TYPE).toBuffer(value);
+  } catch (err) {
+    throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${envelope.event_type} ${envelope.event_id}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Avro body → envelope. `writer` is the schema the producer used (from the registry); when it
+ * differs from ours, avsc schema resolution reads it (BACKWARD evolution: new fields with defaults).
+ */
+export function decodeEnvelope(body: Buffer, writer?: avro.Type, catalog: SchemaCatalog = schemaCatalog()): Envelope {
+  return avroToEnvelope(readBody(catalog.type(ENVELOPE_TYPE), body, writer) as DomainEventAvro, catalog);
+}
+
+export function encodeEnvelopeFramed(envelope: Envelope, schemaId: number, catalog?: SchemaCatalog): Buffer {
+  return wire.encode(schemaId, encodeEnvelope(envelope, catalog));
+}
+
+export async function decodeEnvelopeFramed(buf: Buffer, lookup: WriterSchemaLookup, catalog?: SchemaCatalog): Promise<Envelope> {
+  const { schemaId, body } = wire.decode(buf);
+  return decodeEnvelope(body, await writerType(schemaId, lookup), catalog);
+}
+
+// ---- canonical outputs -------------------------------------------------------------------
+
+/** A canonical output in its JSON form (SPEC §6): `type`, `master_deal_id`, ISO timestamps. */
+export interface CanonicalJson {
+  type: CanonicalType;
+  master_deal_id: string;
+  [field: string]: unknown;
+}
+
+export function isCanonicalType(type: unknown): type is CanonicalType {
+  return typeof type === 'string' && type in CANONICAL_TYPES;
+}
+
+function canonicalTypeOf(output: { type?: unknown }): CanonicalType {
+  if (!isCanonicalType(output.type)) throw new CodecError('CANONICAL_INVALID', `type: unknown canonical output type ${JSON.stringify(output.type)}`);
+  return output.type;
+}
+
+/** JSON form → avsc value of the record for its `type` (timestamps ISO or epoch ms → epoch ms). */
+export function canonicalToAvro(output: CanonicalJson, catalog: SchemaCatalog = schemaCatalog()): Record<string, unknown> {
+  const type = canonicalTypeOf(output);
+  const { type: _omit, ...fields } = output;
+  try {
+    return jsonToAvro(catalog, catalog.definition(CANONICAL_TYPES[type]), fields, '') as Record<string, unknown>;
+  } catch (err) {
+    invalid('CANONICAL_INVALID', err);
+  }
+}
+
+export function avroToCanonical(type: CanonicalType, value: unknown, catalog: SchemaCatalog = schemaCatalog()): CanonicalJson {
+  const fields = avroToJson(catalog, catalog.definition(CANONICAL_TYPES[type]), value) as Record<string, unknown>;
+  return { type, ...fields } as CanonicalJson;
+}
+
+export function encodeCanonical(output: CanonicalJson, catalog: SchemaCatalog = schemaCatalog()): Buffer {
+  const value = canonicalToAvro(output, catalog);
+  try {
+    return catalog.type(CANONICAL_TYPES[output.type]).toBuffer(value);
+  } catch (err) {
+    throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${output.type}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export function decodeCanonical(type: CanonicalType, body: Buffer, writer?: avro.Type, catalog: SchemaCatalog = schemaCatalog()): CanonicalJson {
+  return avroToCanonical(type, readBody(catalog.type(CANONICAL_TYPES[type]), body, writer), catalog);
+}
+
+export function encodeCanonicalFramed(output: CanonicalJson, schemaId: number, catalog?: SchemaCatalog): Buffer {
+  return wire.encode(schemaId, encodeCanonical(output, catalog));
+}
+
+export async function decodeCanonicalFramed(
+  type: CanonicalType,
+  buf: Buffer,
+  lookup: WriterSchemaLookup,
+  catalog?: SchemaCatalog,
+): Promise<CanonicalJson> {
+  const { schemaId, body } = wire.decode(buf);
+  return decodeCanonical(type, body, await writerType(schemaId, lookup), catalog);
+}
+
+// ---- shared ------------------------------------------------------------------------------
+
+type AvroResolver = ReturnType<avro.Type["createResolver"]>;
+
+const resolvers = new WeakMap<avro.Type, WeakMap<avro.Type, AvroResolver>>();
+
+/** Resolvers are costly to build; cache one per (reader, writer) pair. */
+function resolver(reader: avro.Type, writer: avro.Type): AvroResolver {
+  let byWriter = resolvers.get(reader);
+  if (!byWriter) resolvers.set(reader, (byWriter = new WeakMap()));
+  let r = byWriter.get(writer);
+  if (!r) {
+    try {
+      r = reader.createResolver(writer);
+    } catch (err) {
+      throw new CodecError('AVRO_DECODE_FAILED', `writer schema cannot be read with ${reader.name ?? 'the reader schema'}: ${(err as Error).message}`, { cause: err });
+    }
+    byWriter.set(writer, r);
+  }
+  return r;
+}
+
+function readBody(reader: avro.Type, body: Buffer, writer?: avro.Type): unknown {
+  try {
+    if (!writer || writer === reader) return reader.fromBuffer(body);
+    return reader.fromBuffer(body, resolver(reader, writer));
+  } catch (err) {
+    if (err instanceof CodecError) throw err;
+    throw new CodecError('AVRO_DECODE_FAILED', `undecodable Avro body (${body.length} bytes): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function writerType(schemaId: number, lookup: WriterSchemaLookup): Promise<avro.Type> {
+  let type: avro.Type | undefined;
+  try {
+    type = await lookup(schemaId);
+  } catch (err) {
+    throw new CodecError('SCHEMA_LOOKUP_FAILED', `schema id ${schemaId}: lookup failed: ${(err as Error).message}`, { cause: err });
+  }
+  if (!type) throw new CodecError('SCHEMA_UNKNOWN_ID', `schema id ${schemaId} is not known to the registry`);
+  return type;
+}
