@@ -123,36 +123,66 @@ describe('envelope <-> Avro', () => {
 });
 
 const CANONICAL_EXAMPLES: CanonicalJson[] = [
-  { type: 'masterdeal.stage.changed', master_deal_id: 'MD-000123', from_stage: 'contracting', to_stage: 'offer_ready', event_ts: '2026-03-04T10:00:00.000Z', cause_event_id: 'evt-7', compensation: true },
-  { type: 'masterdeal.stage.changed', master_deal_id: 'MD-000123', from_stage: null, to_stage: 'draft', event_ts: '2026-03-02T09:15:00.000Z', cause_event_id: 'evt-1', compensation: false },
+  { type: 'masterdeal.stage.changed', event_id: 'sc-1', master_deal_id: 'MD-000123', from_stage: 'contracting', to_stage: 'offer_ready', event_ts: '2026-03-04T10:00:00.000Z', cause_event_id: 'evt-7', compensation: true },
   {
     type: 'masterdeal.sla.updated',
+    event_id: 'su-1',
     master_deal_id: 'MD-000123',
     sla: 'lead_to_brief',
+    status: 'breached',
+    breached: true,
+    event_ts: '2026-03-02T19:15:00.000Z',
+    cause_event_id: 'evt-3',
     started_at: '2026-03-02T09:15:00.000Z',
     stopped_at: '2026-03-02T19:15:00.000Z',
     duration_ms: 36_000_000,
     target_ms: 28_800_000,
     deadline_at: '2026-03-02T17:15:00.000Z',
-    breached: true,
-    event_ts: '2026-03-02T19:15:00.000Z',
-    cause_event_id: 'evt-3',
   },
-  { type: 'masterdeal.sla.breached', master_deal_id: 'MD-000123', sla: 'lead_to_brief', started_at: '2026-03-02T09:15:00.000Z', deadline_at: '2026-03-02T17:15:00.000Z', stopped_at: null },
-  { type: 'masterdeal.closed', master_deal_id: 'MD-000123', stage: 'closed', event_ts: '2026-04-20T12:00:00.000Z', cause_event_id: 'evt-10' },
+  { type: 'masterdeal.sla.breached', event_id: 'sb-1', master_deal_id: 'MD-000123', sla: 'lead_to_brief', started_at: '2026-03-02T09:15:00.000Z', deadline_at: '2026-03-02T17:15:00.000Z', target_ms: 28_800_000, stopped_at: null },
+  { type: 'masterdeal.closed', event_id: 'cl-1', master_deal_id: 'MD-000123', stage: 'closed', event_ts: '2026-04-20T12:00:00.000Z', cause_event_id: 'evt-10' },
   {
     type: 'masterdeal.snapshot',
     master_deal_id: 'MD-000123',
+    version: 3,
     stage: 'briefed',
+    stage_since: '2026-03-02T19:15:00.000Z',
     gates: {
       has_brief: { value: true, event_ts: '2026-03-02T19:15:00.000Z', event_id: 'evt-3' },
       mediaplan_ready: { value: false, event_ts: null, event_id: null },
     },
+    facts: { deal_created: { value: true, event_ts: '2026-03-02T09:15:00.000Z', event_id: 'evt-1' } },
     sla: {
-      lead_to_brief: { started_at: '2026-03-02T09:15:00.000Z', stopped_at: '2026-03-02T19:15:00.000Z', duration_ms: 36_000_000, target_ms: 28_800_000, breached: true, deadline_at: '2026-03-02T17:15:00.000Z' },
-      brief_to_offer: { started_at: '2026-03-02T19:15:00.000Z', stopped_at: null, duration_ms: null, target_ms: 172_800_000, breached: false, deadline_at: '2026-03-04T19:15:00.000Z' },
+      lead_to_brief: {
+        started_at: '2026-03-02T09:15:00.000Z',
+        stopped_at: '2026-03-02T19:15:00.000Z',
+        duration_ms: 36_000_000,
+        target_ms: 28_800_000,
+        breached: true,
+        status: 'breached',
+        deadline_at: '2026-03-02T17:15:00.000Z',
+        start_event_id: 'evt-1',
+        stop_event_id: 'evt-3',
+        stopped_by_terminal: false,
+      },
+      offer_to_contract: {
+        started_at: null,
+        stopped_at: null,
+        duration_ms: null,
+        target_ms: 259_200_000,
+        breached: false,
+        status: 'not_started',
+        deadline_at: null,
+        start_event_id: null,
+        stop_event_id: null,
+        stopped_by_terminal: false,
+      },
     },
-    version: 3,
+    timeline: [{ from_stage: 'draft', to_stage: 'briefed', event_ts: '2026-03-02T19:15:00.000Z', cause_event_id: 'evt-3', compensation: false }],
+    event_count: 3,
+    first_event_ts: '2026-03-02T09:15:00.000Z',
+    last_event_ts: '2026-03-02T19:15:00.000Z',
+    updated_at: '2026-03-02T19:15:00.000Z',
   },
 ];
 
@@ -170,13 +200,22 @@ describe('canonical outputs <-> Avro', () => {
   it('accepts epoch-ms timestamps and fills defaults', () => {
     const out = decodeCanonical(
       'masterdeal.sla.breached',
-      encodeCanonical({ type: 'masterdeal.sla.breached', master_deal_id: 'MD-1', sla: 'offer_to_contract', started_at: 0, deadline_at: 259_200_000 }),
+      encodeCanonical({ type: 'masterdeal.sla.breached', event_id: 'b', master_deal_id: 'MD-1', sla: 'offer_to_contract', started_at: 0, deadline_at: 259_200_000, target_ms: 259_200_000 }),
     );
-    expect(out).toEqual({ type: 'masterdeal.sla.breached', master_deal_id: 'MD-1', sla: 'offer_to_contract', started_at: '1970-01-01T00:00:00.000Z', deadline_at: '1970-01-04T00:00:00.000Z', stopped_at: null });
+    expect(out).toEqual({
+      type: 'masterdeal.sla.breached',
+      event_id: 'b',
+      master_deal_id: 'MD-1',
+      sla: 'offer_to_contract',
+      started_at: '1970-01-01T00:00:00.000Z',
+      deadline_at: '1970-01-04T00:00:00.000Z',
+      target_ms: 259_200_000,
+      stopped_at: null,
+    });
   });
 
   it('names the failing path of an invalid output', () => {
-    const bad = { ...CANONICAL_EXAMPLES[5], gates: { has_brief: { value: 'yes' } } } as CanonicalJson;
+    const bad = { ...CANONICAL_EXAMPLES[4], gates: { has_brief: { value: 'yes' } } } as CanonicalJson;
     expect(() => encodeCanonical(bad)).toThrow(expect.objectContaining({ code: 'CANONICAL_INVALID', message: 'gates.has_brief.value: must be a boolean, got "yes"' }));
     expect(() => encodeCanonical({ type: 'masterdeal.nope' } as unknown as CanonicalJson)).toThrow(expect.objectContaining({ code: 'CANONICAL_INVALID' }));
   });
