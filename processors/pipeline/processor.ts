@@ -1,0 +1,296 @@
+import { DealBook, type CanonicalOutput, type Rules } from '../core/index.ts';
+import type { DealState } from '../core/index.ts';
+import type {
+  BatchContext,
+  ConsumedRecord,
+  EventSource,
+  OutgoingRecord,
+  RecordBatch,
+  TopicPartitionOffset,
+  TransactionalSink,
+} from '../kafka/ports.ts';
+import { canonicalKindOf, type TopicLayout } from '../kafka/topics.ts';
+import { log as rootLog } from '../shared/log.ts';
+import { buildDeadLetter } from './deadletter.ts';
+import { decodeAll, type EnvelopeDecoder } from './decode.ts';
+import * as m from './metrics.ts';
+
+/**
+ * The live processor: raw topics → per-partition DealBook → canonical topics, exactly once.
+ * Partition N of every raw topic belongs to one member (co-partitioning assignor) and to one
+ * transactional producer (`<prefix>-p<N>`); each batch commits its outputs, the changed deal
+ * states (changelog), dead letters and the consumed offsets in one Kafka transaction.
+ */
+export type CanonicalEncoder = (output: CanonicalOutput) => Buffer;
+
+export interface ProcessorPorts {
+  source: EventSource;
+  /** The transactional producer of partition N; `open()` fences older instances. */
+  transactionalSink(partition: number): TransactionalSink & { open(): Promise<void> };
+  /** Changelog records of partition N, from the beginning to the current end (read_committed). */
+  readChangelog(partition: number, onRecord: (r: ConsumedRecord) => void): Promise<number>;
+  /** Offsets the group has committed (next to read), read after fencing. */
+  committedOffsets(partition: number): Promise<TopicPartitionOffset[]>;
+  decode: EnvelopeDecoder;
+  encode: CanonicalEncoder;
+}
+
+export interface ProcessorOptions {
+  groupId: string;
+  layout: TopicLayout;
+  rules: Rules;
+  allowedLatenessMs?: number;
+  /** Live mode: an idle partition's watermark follows the clock (now - allowed lateness). */
+  idleAdvance?: { afterMs: number; everyMs: number } | false;
+  /** Injected wall clock (epoch ms). */
+  clock?: () => number;
+}
+
+/** Changelog key that holds the partition's watermark (deal ids never start with NUL). */
+export const WATERMARK_KEY = '\u0000watermark';
+const VERSION_HEADER = 'masterdeal.version';
+
+interface PartitionTask {
+  partition: number;
+  book: DealBook;
+  sink: TransactionalSink & { open(): Promise<void> };
+  ready: Promise<void>;
+  /** Committed offsets at takeover: records below them were already processed by the previous owner. */
+  floor: Map<string, bigint>;
+  lock: Promise<unknown>;
+  lastInputAt: number;
+  closed: boolean;
+}
+
+export interface ProcessorStats {
+  consumed: number;
+  applied: number;
+  deadLettered: number;
+  outputs: number;
+  late: number;
+  transactions: number;
+}
+
+export class Processor {
+  private readonly tasks = new Map<number, PartitionTask>();
+  private readonly clock: () => number;
+  private readonly log = rootLog.child({ role: 'processor' });
+  private ticker?: NodeJS.Timeout;
+  private stopping = false;
+  readonly stats: ProcessorStats = { consumed: 0, applied: 0, deadLettered: 0, outputs: 0, late: 0, transactions: 0 };
+
+  constructor(
+    private readonly ports: ProcessorPorts,
+    private readonly opts: ProcessorOptions,
+  ) {
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  async run(): Promise<void> {
+    this.ports.source.onAssignment((owned) => this.reassign(owned));
+    const idle = this.opts.idleAdvance;
+    if (idle) this.ticker = setInterval(() => void this.tick(idle.afterMs), idle.everyMs);
+    await this.ports.source.run((batch, ctx) => this.onBatch(batch, ctx));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.ticker) clearInterval(this.ticker);
+    await this.ports.source.stop();
+    await Promise.all([...this.tasks.values()].map((t) => this.close(t)));
+    this.tasks.clear();
+  }
+
+  /** Partition numbers owned now, and the watermark of each (for tests and status). */
+  partitions(): { partition: number; watermark: number | null; deals: number }[] {
+    return [...this.tasks.values()].map((t) => ({ partition: t.partition, watermark: t.book.watermark, deals: t.book.deals.size }));
+  }
+
+  private reassign(owned: number[]): void {
+    const keep = new Set(owned);
+    for (const [p, task] of this.tasks) {
+      if (keep.has(p)) continue;
+      this.tasks.delete(p);
+      void this.close(task);
+    }
+    for (const p of owned) if (!this.tasks.has(p)) this.tasks.set(p, this.open(p));
+    this.log.info({ owned }, 'partitions assigned');
+  }
+
+  private open(partition: number): PartitionTask {
+    const book = new DealBook(this.opts.rules, { allowedLatenessMs: this.opts.allowedLatenessMs });
+    const sink = this.ports.transactionalSink(partition);
+    const task: PartitionTask = {
+      partition,
+      book,
+      sink,
+      floor: new Map(),
+      lock: Promise.resolve(),
+      lastInputAt: this.clock(),
+      closed: false,
+      ready: Promise.resolve(),
+    };
+    task.ready = this.restore(task);
+    task.ready.catch((err) => this.log.error({ err, partition }, 'restore failed'));
+    return task;
+  }
+
+  /** Fence the previous owner first, so the changelog and offsets read next are final. */
+  private async restore(task: PartitionTask): Promise<void> {
+    const started = Date.now();
+    await task.sink.open();
+    let watermark: number | null = null;
+    const states = new Map<string, DealState>();
+    const records = await this.ports.readChangelog(task.partition, (r) => {
+      const key = r.key?.toString() ?? '';
+      if (r.value === null) states.delete(key);
+      else if (key === WATERMARK_KEY) watermark = (JSON.parse(r.value.toString()) as { watermark: number | null }).watermark;
+      else states.set(key, JSON.parse(r.value.toString()) as DealState);
+    });
+    for (const s of states.values()) task.book.restore(s);
+    if (watermark !== null) task.book.advanceTo(watermark);
+    for (const o of await this.ports.committedOffsets(task.partition)) {
+      if (Number(o.offset) >= 0) task.floor.set(o.topic, BigInt(o.offset));
+    }
+    this.log.info(
+      { partition: task.partition, deals: states.size, records, watermark, ms: Date.now() - started },
+      'partition state restored from changelog',
+    );
+  }
+
+  private async close(task: PartitionTask): Promise<void> {
+    task.closed = true;
+    await task.lock.catch(() => undefined);
+    await task.sink.close();
+  }
+
+  private withLock<T>(task: PartitionTask, fn: () => Promise<T>): Promise<T> {
+    const run = task.lock.then(fn, fn);
+    task.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async onBatch(batch: RecordBatch, ctx: BatchContext): Promise<void> {
+    const task = this.tasks.get(batch.partition);
+    if (!task) throw new Error(`batch for partition ${batch.partition}, which this member does not own`);
+    await task.ready;
+    await this.withLock(task, async () => {
+      if (task.closed || !ctx.isActive()) throw new Error(`partition ${batch.partition} revoked while processing`);
+      const floor = task.floor.get(batch.topic) ?? -1n;
+      const records = batch.records.filter((r) => BigInt(r.offset) >= floor);
+      if (records.length === 0) return;
+      m.eventsIn.inc({ role: 'processor', topic: batch.topic }, records.length);
+      this.stats.consumed += records.length;
+      task.lastInputAt = this.clock();
+
+      const out: OutgoingRecord[] = [];
+      const changed = new Set<string>();
+      const now = this.clock();
+      for (const d of await decodeAll(records, this.ports.decode)) {
+        if (!d.ok) {
+          out.push(buildDeadLetter(d.record, d.failure, this.opts.layout.deadLetter, now));
+          m.deadLetters.inc({ reason: d.failure.reason, topic: batch.topic });
+          this.stats.deadLettered++;
+          continue;
+        }
+        const env = d.envelope;
+        const wm = task.book.watermark;
+        const high = task.book.highestEventTs;
+        if (wm !== null && env.event_ts < wm) {
+          // Later than the allowed lateness: applied all the same (state stays exact), but reported.
+          m.lateEvents.inc({ kind: 'beyond_lateness' });
+          this.stats.late++;
+          this.log.warn(
+            { event_id: env.event_id, master_deal_id: env.master_deal_id, event_ts: env.event_ts, watermark: wm, partition: batch.partition },
+            'event behind the watermark (beyond allowed lateness)',
+          );
+        } else if (high !== null && env.event_ts < high) {
+          m.lateEvents.inc({ kind: 'within_lateness' });
+        }
+        const step = task.book.apply(env);
+        this.stats.applied++;
+        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
+        for (const id of step.changed) changed.add(id);
+      }
+      this.stateRecords(task, changed, out);
+      const last = records[records.length - 1]!;
+      await this.commit(task, out, [{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }]);
+      m.consumerLag.set(
+        { role: 'processor', topic: batch.topic, partition: String(batch.partition) },
+        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
+      );
+    });
+  }
+
+  /** Live idle tick: partitions without input for `afterMs` move their watermark from the clock. */
+  private async tick(afterMs: number): Promise<void> {
+    if (this.stopping) return;
+    const now = this.clock();
+    for (const task of this.tasks.values()) {
+      const wm = task.book.watermark;
+      m.watermarkDelay.set({ partition: String(task.partition) }, wm === null ? 0 : Math.max(0, (now - wm) / 1000));
+      if (now - task.lastInputAt < afterMs) continue;
+      const target = now - task.book.allowedLatenessMs;
+      if (wm !== null && target <= wm) continue;
+      try {
+        await task.ready;
+        await this.withLock(task, async () => {
+          if (task.closed) return;
+          const step = task.book.advanceTo(target);
+          const out: OutgoingRecord[] = [];
+          for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
+          this.stateRecords(task, new Set(step.changed), out);
+          await this.commit(task, out, []);
+        });
+      } catch (err) {
+        this.log.error({ err, partition: task.partition }, 'idle watermark advance failed');
+      }
+    }
+  }
+
+  private outputRecord(o: CanonicalOutput, partition: number): OutgoingRecord {
+    const kind = canonicalKindOf(o.type);
+    if (!kind) throw new Error(`no topic for canonical output ${o.type}`);
+    if (o.type === 'masterdeal.sla.breached') m.breaches.inc({ sla: o.sla });
+    this.stats.outputs++;
+    return { topic: this.opts.layout.canonical[kind], partition, key: o.master_deal_id, value: this.ports.encode(o) };
+  }
+
+  /** Changelog entries and a fresh snapshot for every changed deal, plus the partition watermark. */
+  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[]): void {
+    const { changelog, canonical } = this.opts.layout;
+    for (const id of changed) {
+      const state = task.book.get(id);
+      if (!state) continue;
+      out.push({ topic: changelog, partition: task.partition, key: id, value: Buffer.from(JSON.stringify(state)) });
+      const snap = task.book.snapshot(id);
+      if (snap) {
+        out.push({
+          topic: canonical.snapshot,
+          partition: task.partition,
+          key: id,
+          value: this.ports.encode(snap),
+          headers: { [VERSION_HEADER]: Buffer.from(String(snap.version)) },
+        });
+        this.stats.outputs++;
+      }
+    }
+    if (out.length > 0 || changed.size > 0) {
+      out.push({
+        topic: changelog,
+        partition: task.partition,
+        key: WATERMARK_KEY,
+        value: Buffer.from(JSON.stringify({ watermark: task.book.watermark, highest_event_ts: task.book.highestEventTs })),
+      });
+    }
+  }
+
+  private async commit(task: PartitionTask, out: OutgoingRecord[], offsets: TopicPartitionOffset[]): Promise<void> {
+    if (out.length === 0 && offsets.length === 0) return;
+    const end = m.transactionSeconds.startTimer();
+    await task.sink.commit(out, offsets.length > 0 ? { groupId: this.opts.groupId, offsets } : null);
+    end();
+    this.stats.transactions++;
+    for (const r of out) m.eventsOut.inc({ role: 'processor', topic: r.topic });
+  }
+}

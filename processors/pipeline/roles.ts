@@ -1,0 +1,114 @@
+import { clickhouseClient } from '../clickhouse/client.ts';
+import { loadDefaultRules, loadRulesFile, parseDuration } from '../core/index.ts';
+import { KafkaEventSource } from '../kafka/kafkajs.ts';
+import { DOMAINS } from '../kafka/topics.ts';
+import { serveMetrics } from './metrics.ts';
+import { Processor } from './processor.ts';
+import { ClickHouseSink, sinkTopics, type Row } from './sink.ts';
+import { canonicalDecoder, createTopicsAndSchemas, envelopeDecoder, pipelineContext, processorPorts, type PipelineContext } from './wiring.ts';
+
+/** Builds the processor and the sink from options, for the CLI, replay, tests and the benchmark. */
+export interface ProcessorRoleOptions {
+  namespace?: string;
+  groupId?: string;
+  txnPrefix?: string;
+  rulesFile?: string;
+  lateness?: string;
+  /** Live mode: idle partitions follow the clock after this many ms; 0 disables (replay). */
+  idleAfterMs?: number;
+  clock?: () => number;
+  partitions?: number;
+  fromBeginning?: boolean;
+  concurrency?: number;
+}
+
+export async function startProcessor(o: ProcessorRoleOptions = {}, ctx: PipelineContext = pipelineContext(o.namespace)) {
+  const { schemas } = await createTopicsAndSchemas(ctx, o.partitions ?? 6);
+  const rules = o.rulesFile ? loadRulesFile(o.rulesFile) : loadDefaultRules();
+  const groupId = o.groupId ?? `${o.namespace ?? 'masterdeal'}-processor`;
+  const source = new KafkaEventSource(ctx.kafka, {
+    groupId,
+    topics: DOMAINS.map((d) => ctx.layout.raw[d]),
+    coPartitioned: true,
+    fromBeginning: o.fromBeginning ?? true,
+    partitionsConsumedConcurrently: o.concurrency ?? 3,
+  });
+  const idleAfter = o.idleAfterMs ?? 5_000;
+  const processor = new Processor(processorPorts(ctx, source, schemas, groupId, o.txnPrefix), {
+    groupId,
+    layout: ctx.layout,
+    rules,
+    allowedLatenessMs: o.lateness === undefined ? undefined : latenessMs(o.lateness),
+    idleAdvance: idleAfter > 0 ? { afterMs: idleAfter, everyMs: Math.min(1_000, idleAfter) } : false,
+    clock: o.clock,
+  });
+  const running = processor.run();
+  return { processor, running, ctx };
+}
+
+export interface SinkRoleOptions {
+  namespace?: string;
+  groupId?: string;
+  maxRows?: number;
+  maxAgeMs?: number;
+  partitions?: number;
+}
+
+export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = pipelineContext(o.namespace)) {
+  await createTopicsAndSchemas(ctx, o.partitions ?? 6);
+  const client = clickhouseClient(ctx.endpoints, { request_timeout: 30_000 });
+  const database = ctx.endpoints.clickhouseDatabase;
+  const groupId = o.groupId ?? `${o.namespace ?? 'masterdeal'}-sink`;
+  const source = new KafkaEventSource(ctx.kafka, {
+    groupId,
+    topics: sinkTopics(ctx.layout),
+    fromBeginning: true,
+    readCommitted: true,
+    sessionTimeout: 60_000,
+  });
+  const sink = new ClickHouseSink(
+    {
+      source,
+      insert: async (table: string, rows: Row[], token: string) => {
+        await client.insert({
+          table: `${database}.${table}`,
+          values: rows,
+          format: 'JSONEachRow',
+          clickhouse_settings: { insert_deduplication_token: token },
+        });
+      },
+      decodeEnvelope: envelopeDecoder(ctx),
+      decodeCanonical: canonicalDecoder(ctx),
+    },
+    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs },
+  );
+  const running = sink.run();
+  return { sink, running, ctx, close: () => client.close() };
+}
+
+/** Stops `stop` on SIGTERM/SIGINT (a second signal exits at once). */
+export function onShutdown(stop: () => Promise<void>, metricsServer?: ReturnType<typeof serveMetrics>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`${signal}: stopping gracefully (again to force)\n`);
+    stop()
+      .then(() => {
+        metricsServer?.close();
+        process.exit(0);
+      })
+      .catch((err) => {
+        process.stderr.write(`stop failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => handler('SIGTERM'));
+  process.on('SIGINT', () => handler('SIGINT'));
+}
+
+function latenessMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`invalid --lateness "${text}" (e.g. 15m, 1h, PT30S)`);
+  return ms;
+}

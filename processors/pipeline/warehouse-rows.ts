@@ -1,0 +1,50 @@
+import { canonicalId, toClickHouseTime } from '../clickhouse/load.ts';
+import type { CanonicalJson } from '../codec/envelope-avro.ts';
+import type { Envelope } from '../core/envelope.ts';
+import type { ConsumedRecord } from '../kafka/ports.ts';
+
+/**
+ * Rows of the warehouse tables (clickhouse/README.md) from decoded records, pure. Ids are
+ * deterministic, so a redelivered record produces the identical row and collapses under FINAL.
+ */
+export const TABLES = { raw: 'raw_events', canonical: 'canonical_events', snapshots: 'deal_snapshots' } as const;
+
+const where = (r: ConsumedRecord) => ({ kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset });
+
+export function rawEventRow(env: Envelope, r: ConsumedRecord): Record<string, unknown> {
+  return {
+    event_id: env.event_id,
+    event_type: env.event_type,
+    source_system: env.source_system,
+    master_deal_id: env.master_deal_id,
+    event_ts: toClickHouseTime(env.event_ts),
+    payload: JSON.stringify(env.payload),
+    ...where(r),
+  };
+}
+
+const TIME_FIELDS = ['event_ts', 'deadline_at', 'stopped_at', 'started_at', 'closed_at', 'updated_at'] as const;
+
+export function canonicalEventRow(body: CanonicalJson, r: ConsumedRecord): Record<string, unknown> {
+  const time = TIME_FIELDS.map((f) => toClickHouseTime(body[f])).find((t) => t !== undefined) ?? toClickHouseTime(r.timestamp);
+  return {
+    canonical_id: canonicalId(body),
+    type: body.type,
+    master_deal_id: body.master_deal_id,
+    event_ts: time,
+    body: JSON.stringify(body),
+    ...where(r),
+  };
+}
+
+export function snapshotRow(body: CanonicalJson, r: ConsumedRecord): Record<string, unknown> {
+  const header = r.headers['masterdeal.version']?.toString();
+  const version = typeof body.version === 'number' ? body.version : Number(header ?? 0);
+  return {
+    master_deal_id: body.master_deal_id,
+    version,
+    stage: String(body.stage ?? ''),
+    updated_at: toClickHouseTime(body.last_event_ts) ?? toClickHouseTime(r.timestamp),
+    body: JSON.stringify(body),
+  };
+}

@@ -1,0 +1,88 @@
+import type { Kafka } from 'kafkajs';
+import { encodeCanonicalFramed, decodeEnvelopeFramed, decodeCanonicalFramed, type CanonicalJson } from '../codec/envelope-avro.ts';
+import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog, type CanonicalType } from '../codec/schemas.ts';
+import { toJson, type CanonicalOutput } from '../core/index.ts';
+import { createKafka, ensureTopics, groupOffsets, KafkaTransactionalSink, readPartitionsToEnd } from '../kafka/kafkajs.ts';
+import type { EventSource } from '../kafka/ports.ts';
+import { SchemaRegistry } from '../kafka/registry.ts';
+import { CANONICAL_KINDS, DOMAINS, topicLayout, topicSpecs, type TopicLayout } from '../kafka/topics.ts';
+import { endpoints as endpointsFromEnv, type Endpoints } from '../shared/config.ts';
+import type { EnvelopeDecoder } from './decode.ts';
+import type { CanonicalEncoder, ProcessorPorts } from './processor.ts';
+
+/** The one place where the pipeline meets real endpoints: Kafka, the registry, the codec. */
+export interface PipelineContext {
+  endpoints: Endpoints;
+  kafka: Kafka;
+  registry: SchemaRegistry;
+  layout: TopicLayout;
+}
+
+export function pipelineContext(namespace = 'masterdeal', env: Endpoints = endpointsFromEnv(), clientId = 'masterdeal'): PipelineContext {
+  return {
+    endpoints: env,
+    kafka: createKafka(env.kafkaBrokers, clientId),
+    registry: new SchemaRegistry(env.registryUrl),
+    layout: topicLayout(namespace),
+  };
+}
+
+export const subjectOf = (topic: string): string => `${topic}-value`;
+
+export interface SchemaIds {
+  envelope: Record<string, number>;
+  canonical: Record<CanonicalType, number>;
+}
+
+/** Registers the envelope under every raw topic and each canonical record under its topic. */
+export async function registerSchemas(ctx: PipelineContext): Promise<SchemaIds> {
+  const catalog = schemaCatalog();
+  const envelope: Record<string, number> = {};
+  for (const topic of Object.values(ctx.layout.raw)) {
+    envelope[topic] = await ctx.registry.register(subjectOf(topic), catalog.registrationSchema(ENVELOPE_TYPE));
+  }
+  const canonical = {} as Record<CanonicalType, number>;
+  for (const kind of CANONICAL_KINDS) {
+    const type = `masterdeal.${kind}` as CanonicalType;
+    canonical[type] = await ctx.registry.register(subjectOf(ctx.layout.canonical[kind]), catalog.registrationSchema(CANONICAL_TYPES[type]));
+  }
+  return { envelope, canonical };
+}
+
+export async function createTopicsAndSchemas(ctx: PipelineContext, partitions: number) {
+  const topics = await ensureTopics(ctx.kafka, topicSpecs(ctx.layout, partitions));
+  const schemas = await registerSchemas(ctx);
+  return { topics, schemas };
+}
+
+export function envelopeDecoder(ctx: PipelineContext): EnvelopeDecoder {
+  return (value) => decodeEnvelopeFramed(value, ctx.registry.lookup);
+}
+
+export function canonicalEncoder(ids: SchemaIds): CanonicalEncoder {
+  return (o: CanonicalOutput) => encodeCanonicalFramed(toJson(o) as CanonicalJson, ids.canonical[o.type]);
+}
+
+export function canonicalDecoder(ctx: PipelineContext) {
+  return (type: CanonicalType, value: Buffer) => decodeCanonicalFramed(type, value, ctx.registry.lookup);
+}
+
+export const PROCESSOR_TXN_PREFIX = 'masterdeal-processor';
+
+export function processorPorts(
+  ctx: PipelineContext,
+  source: EventSource,
+  ids: SchemaIds,
+  groupId: string,
+  txnPrefix = PROCESSOR_TXN_PREFIX,
+): ProcessorPorts {
+  const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);
+  return {
+    source,
+    transactionalSink: (p) => new KafkaTransactionalSink(ctx.kafka, `${txnPrefix}-p${p}`),
+    readChangelog: (p, onRecord) => readPartitionsToEnd(ctx.kafka, ctx.layout.changelog, [p], onRecord),
+    committedOffsets: async (p) => (await groupOffsets(ctx.kafka, groupId, rawTopics)).filter((o) => o.partition === p),
+    decode: envelopeDecoder(ctx),
+    encode: canonicalEncoder(ids),
+  };
+}
