@@ -1,4 +1,5 @@
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { ClickHouseLogLevel } from '@clickhouse/client';
+import { clickhouseClient } from '../../clickhouse/client.ts';
 import type { Command } from 'commander';
 import { migrate, migrationStatus, MIGRATIONS_DIR, MigrationError } from '../../clickhouse/migrate.ts';
 import { endpoints } from '../../shared/config.ts';
@@ -16,8 +17,7 @@ export function register(program: Command): void {
       const ep = endpoints();
       const database = opts.database ?? ep.clickhouseDatabase;
       // No `database` on the client: the first migration creates it.
-      const client = createClient({ url: ep.clickhouseUrl, username: ep.clickhouseUser, password: ep.clickhousePassword,
-        log: { level: ClickHouseLogLevel.OFF } });
+      const client = clickhouseClient(ep, { database: undefined, log: { level: ClickHouseLogLevel.OFF } });
       try {
         if (opts.status) {
           const statuses = await migrationStatus(client, database, opts.dir);
