@@ -26,6 +26,9 @@ export function clickhouseClient(
       // Fail fast on malformed rows instead of silently inserting defaults.
       input_format_skip_unknown_fields: 0,
       date_time_input_format: 'best_effort',
+      // 64-bit integers as JSON strings (precision-safe) whatever the server's default:
+      // ClickHouse 25.x+ (and chDB 26.x) changed it to unquoted numbers.
+      output_format_json_quote_64bit_integers: 1,
       // Make a finished INSERT/ALTER visible to the next query.
       wait_end_of_query: 1,
       mutations_sync: '2',
