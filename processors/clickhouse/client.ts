@@ -32,6 +32,9 @@ export function clickhouseClient(
       // Make a finished INSERT/ALTER visible to the next query.
       wait_end_of_query: 1,
       mutations_sync: '2',
+      // Keeps long queries' connections alive behind proxies (a few headers per request at most).
+      send_progress_in_http_headers: 1,
+      http_headers_progress_interval_ms: '20000',
     },
     ...overrides,
   });
