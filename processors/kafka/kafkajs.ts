@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   Kafka,
+  Partitioners,
   logLevel,
   type Consumer,
   type IHeaders,
@@ -278,7 +279,13 @@ export class KafkaEventSink implements EventSink {
   private connected?: Promise<void>;
 
   constructor(kafka: Kafka) {
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Java-compatible murmur2: keeps raw topics co-partitioned with any other producer.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
   }
 
   async send(records: OutgoingRecord[]): Promise<void> {
@@ -326,6 +333,10 @@ export class KafkaTransactionalSink implements TransactionalSink {
       maxInFlightRequests: 1,
       transactionTimeout: 60_000,
       allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // The broker answers CONCURRENT_TRANSACTIONS while it finishes the previous commit
+      // (kafkajs #1315): retry that quickly instead of the default 300 ms.
+      retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 500, factor: 0.5, multiplier: 1.5 },
     });
   }
 

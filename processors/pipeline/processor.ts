@@ -44,6 +44,8 @@ export interface ProcessorOptions {
   idleAdvance?: { afterMs: number; everyMs: number } | false;
   /** Injected wall clock (epoch ms). */
   clock?: () => number;
+  /** Replay: per `topic:partition`, the first offset NOT to process (records from there on are left alone). */
+  stopAt?: Map<string, bigint>;
 }
 
 /** Changelog key that holds the partition's watermark (deal ids never start with NUL). */
@@ -177,7 +179,8 @@ export class Processor {
     await this.withLock(task, async () => {
       if (task.closed || !ctx.isActive()) throw new Error(`partition ${batch.partition} revoked while processing`);
       const floor = task.floor.get(batch.topic) ?? -1n;
-      const records = batch.records.filter((r) => BigInt(r.offset) >= floor);
+      const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
+      const records = batch.records.filter((r) => BigInt(r.offset) >= floor && (stop === undefined || BigInt(r.offset) < stop));
       if (records.length === 0) return;
       m.eventsIn.inc({ role: 'processor', topic: batch.topic }, records.length);
       this.stats.consumed += records.length;
@@ -220,6 +223,33 @@ export class Processor {
         Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
       );
     });
+  }
+
+  /**
+   * Moves every owned partition's watermark to `watermarkMs` (end of a replay: like `fold`, the
+   * watermark at the end of input) and commits the resulting breaches and states.
+   */
+  async advanceAll(watermarkMs: number): Promise<void> {
+    for (const task of this.tasks.values()) {
+      await task.ready;
+      await this.withLock(task, async () => {
+        const step = task.book.advanceTo(watermarkMs);
+        const out: OutgoingRecord[] = [];
+        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
+        this.stateRecords(task, new Set(step.changed), out);
+        await this.commit(task, out, []);
+      });
+    }
+  }
+
+  /** Highest event_ts seen over the owned partitions. */
+  highestEventTs(): number | null {
+    let max: number | null = null;
+    for (const t of this.tasks.values()) {
+      const h = t.book.highestEventTs;
+      if (h !== null && (max === null || h > max)) max = h;
+    }
+    return max;
   }
 
   /** Live idle tick: partitions without input for `afterMs` move their watermark from the clock. */
