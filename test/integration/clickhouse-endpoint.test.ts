@@ -220,9 +220,9 @@ describe('ClickHouse endpoint over chDB', () => {
   });
 
   describe.skipIf(!existsSync(dbtPython()))('with the dbt virtualenv (installed by `masterdeal stack install`)', () => {
-    it('round-trips rows with clickhouse-connect (Native inserts and selects, sessions), plain and gzip', async () => {
+    it('round-trips rows with clickhouse-connect (Native inserts and selects, sessions), plain, default (lz4 in), gzip and lz4', async () => {
       const script = join(PROJECT_ROOT, 'test', 'integration', 'fixtures', 'clickhouse-connect', 'roundtrip.py');
-      for (const compress of ['none', 'gzip']) {
+      for (const compress of ['none', 'true', 'gzip', 'lz4']) {
         const { stdout } = await run(dbtPython(), [script, '127.0.0.1', String(server.port), 'masterdeal', compress]);
         const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
         expect(out.server_version).toMatch(/^\d+\.\d+/);

@@ -28,8 +28,8 @@ export interface HttpQueryRequest {
   password: string;
   /** Compress the response (needs `enable_http_compression=1` and a supported Accept-Encoding). */
   responseEncoding?: 'gzip' | 'deflate' | 'br';
-  /** Content-Encoding of the request body, if any. */
-  requestEncoding?: 'gzip' | 'deflate' | 'br';
+  /** Content-Encoding of the request body, if any (lz4: clickhouse-connect's default for inserts). */
+  requestEncoding?: 'gzip' | 'deflate' | 'br' | 'lz4';
   corsHeader: boolean;
 }
 
@@ -128,7 +128,8 @@ function requestEncoding(value: string | undefined): HttpQueryRequest['requestEn
   if (v === 'gzip' || v === 'x-gzip') return 'gzip';
   if (v === 'deflate') return 'deflate';
   if (v === 'br') return 'br';
-  throw endpointError('UNKNOWN_COMPRESSION_METHOD', `Unsupported Content-Encoding '${value}': this endpoint accepts gzip, deflate and br`);
+  if (v === 'lz4') return 'lz4';
+  throw endpointError('UNKNOWN_COMPRESSION_METHOD', `Unsupported Content-Encoding '${value}': this endpoint accepts gzip, deflate, br and lz4`);
 }
 
 /** An INSERT prefix longer than this is implausible; the scan never reads further into the data. */

@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { log } from '../../shared/log.ts';
 import { ChdbEngine, type EngineResult } from './engine.ts';
 import { ClickHouseError, endpointError, fromEngineError } from './errors.ts';
+import { decodeLz4Frames } from './lz4.ts';
 import { parseHttpRequest, statementOf, type HttpQueryRequest } from './request.ts';
 import { allowedInReadonly, explicitFormat, statementKind } from './sql.ts';
 
@@ -172,6 +173,7 @@ async function readBody(req: IncomingMessage, limit: number, encoding: HttpQuery
   try {
     if (encoding === 'gzip') return await gunzip(raw, opts);
     if (encoding === 'deflate') return await inflate(raw, opts);
+    if (encoding === 'lz4') return decodeLz4Frames(raw, limit);
     return await brotliDecompress(raw, opts);
   } catch (e) {
     if (e instanceof RangeError || (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge('after decompression');
