@@ -242,6 +242,10 @@ export class Processor {
     }
   }
 
+  get allowedLatenessMs(): number {
+    return this.opts.allowedLatenessMs ?? this.opts.rules.allowedLatenessMs;
+  }
+
   /** Highest event_ts seen over the owned partitions. */
   highestEventTs(): number | null {
     let max: number | null = null;

@@ -22,7 +22,11 @@ export interface ProcessorRoleOptions {
   concurrency?: number;
 }
 
-export async function startProcessor(o: ProcessorRoleOptions = {}, ctx: PipelineContext = pipelineContext(o.namespace)) {
+export async function startProcessor(
+  o: ProcessorRoleOptions = {},
+  ctx: PipelineContext = pipelineContext(o.namespace),
+  stopAt?: Map<string, bigint>,
+) {
   const { schemas } = await createTopicsAndSchemas(ctx, o.partitions ?? 6);
   const rules = o.rulesFile ? loadRulesFile(o.rulesFile) : loadDefaultRules();
   const groupId = o.groupId ?? `${o.namespace ?? 'masterdeal'}-processor`;
@@ -41,6 +45,7 @@ export async function startProcessor(o: ProcessorRoleOptions = {}, ctx: Pipeline
     allowedLatenessMs: o.lateness === undefined ? undefined : latenessMs(o.lateness),
     idleAdvance: idleAfter > 0 ? { afterMs: idleAfter, everyMs: Math.min(1_000, idleAfter) } : false,
     clock: o.clock,
+    stopAt,
   });
   const running = processor.run();
   return { processor, running, ctx };
@@ -52,6 +57,8 @@ export interface SinkRoleOptions {
   maxRows?: number;
   maxAgeMs?: number;
   partitions?: number;
+  /** Replay: per `topic:partition`, the first offset not to load. */
+  stopAt?: Map<string, bigint>;
 }
 
 export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = pipelineContext(o.namespace)) {
@@ -80,7 +87,7 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
       decodeEnvelope: envelopeDecoder(ctx),
       decodeCanonical: canonicalDecoder(ctx),
     },
-    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs },
+    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, stopAt: o.stopAt },
   );
   const running = sink.run();
   return { sink, running, ctx, close: () => client.close() };

@@ -30,6 +30,7 @@ export interface SinkOptions {
   maxAgeMs?: number;
   retry?: { initialMs: number; maxMs: number };
   clock?: () => number;
+  stopAt?: Map<string, bigint>;
 }
 
 export interface SinkStats {
@@ -89,8 +90,10 @@ export class ClickHouseSink {
   private async onBatch(batch: RecordBatch, ctx: BatchContext): Promise<void> {
     const kind = this.kindOf.get(batch.topic);
     if (!kind || batch.records.length === 0) return;
+    const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
     const rows: Row[] = [];
     for (const r of batch.records) {
+      if (stop !== undefined && BigInt(r.offset) >= stop) continue;
       if (kind === 'raw') {
         const d = await decodeRecord(r, this.ports.decodeEnvelope);
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.

@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { clickhouseClient } from '../clickhouse/client.ts';
+import { migrate } from '../clickhouse/migrate.ts';
+import { endOffsets, groupOffsets, offsetsForTime, setGroupOffsets } from '../kafka/kafkajs.ts';
+import type { TopicPartitionOffset } from '../kafka/ports.ts';
+import { CANONICAL_KINDS, DOMAINS } from '../kafka/topics.ts';
+import { log as rootLog } from '../shared/log.ts';
+import { startProcessor, startSink } from './roles.ts';
+import { TABLES } from './warehouse-rows.ts';
+import { pipelineContext } from './wiring.ts';
+
+/**
+ * Replay: the raw topics from a position, through a fresh processor (fresh consumer group,
+ * fresh state, its own canonical/changelog namespace `masterdeal.replay-<id>`, event time only),
+ * and with `rebuild` through a fresh sink into the (emptied) warehouse.
+ */
+export type Position = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; offset: bigint } | { kind: 'time'; ms: number };
+
+export function parsePosition(text: string): Position {
+  if (text === 'earliest') return { kind: 'earliest' };
+  if (text === 'latest' || text === 'end') return { kind: 'latest' };
+  if (/^\d+$/.test(text)) return { kind: 'offset', offset: BigInt(text) };
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new Error(`not a position: "${text}" (earliest, latest, an offset, or an ISO timestamp)`);
+  return { kind: 'time', ms };
+}
+
+export interface ReplayOptions {
+  from: Position;
+  to?: Position;
+  /** Replay id (namespace suffix); default a new one. */
+  id?: string;
+  /** Like the live processor's clock: the final watermark is at least now - allowed lateness. */
+  nowMs?: number;
+  lateness?: string;
+  rulesFile?: string;
+  rebuild?: boolean;
+  onProgress?: (done: number, total: number, stage: 'process' | 'rebuild') => void;
+  pollMs?: number;
+}
+
+export interface ReplayResult {
+  id: string;
+  namespace: string;
+  events: number;
+  processSeconds: number;
+  rebuildSeconds?: number;
+  deals: number;
+}
+
+async function resolve(kafka: Kafka, topic: string, pos: Position, ends: Map<number, bigint>, lows: Map<number, bigint>): Promise<Map<number, bigint>> {
+  const clamp = (p: number, v: bigint) => (v < lows.get(p)! ? lows.get(p)! : v > ends.get(p)! ? ends.get(p)! : v);
+  switch (pos.kind) {
+    case 'earliest':
+      return new Map(lows);
+    case 'latest':
+      return new Map(ends);
+    case 'offset':
+      return new Map([...ends.keys()].map((p) => [p, clamp(p, pos.offset)]));
+    case 'time':
+      return offsetsForTime(kafka, topic, pos.ms);
+  }
+}
+
+async function lowOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Sum over partitions of committed - start, capped at the target; true when every partition is there. */
+async function progressOf(kafka: Kafka, groupId: string, starts: Map<string, bigint>, targets: Map<string, bigint>) {
+  const committed = await groupOffsets(kafka, groupId, [...new Set([...targets.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))))]);
+  const at = new Map(committed.map((o) => [`${o.topic}:${o.partition}`, BigInt(o.offset)]));
+  let done = 0n;
+  let complete = true;
+  for (const [key, target] of targets) {
+    const start = starts.get(key) ?? 0n;
+    const c = at.get(key) ?? -1n;
+    const pos = c < start ? start : c > target ? target : c;
+    done += pos - start;
+    if (pos < target) complete = false;
+  }
+  return { done: Number(done), complete };
+}
+
+export async function replay(o: ReplayOptions): Promise<ReplayResult> {
+  const id = o.id ?? `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 6)}`;
+  const namespace = `masterdeal.replay-${id}`;
+  const log = rootLog.child({ role: 'replay', namespace });
+  const ctx = pipelineContext(namespace, undefined, `masterdeal-replay-${id}`);
+  const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);
+
+  // Positions per raw partition: [start, stop).
+  const starts = new Map<string, bigint>();
+  const stops = new Map<string, bigint>();
+  for (const topic of rawTopics) {
+    const ends = await endOffsets(ctx.kafka, topic);
+    const lows = await lowOffsets(ctx.kafka, topic);
+    const from = await resolve(ctx.kafka, topic, o.from, ends, lows);
+    const to = o.to ? await resolve(ctx.kafka, topic, o.to, ends, lows) : ends;
+    for (const [p, s] of from) {
+      starts.set(`${topic}:${p}`, s);
+      const t = to.get(p) ?? s;
+      stops.set(`${topic}:${p}`, t < s ? s : t);
+    }
+  }
+  const total = Number([...stops].reduce((acc, [k, t]) => acc + (t - starts.get(k)!), 0n));
+  const asOffsets = (m: Map<string, bigint>): TopicPartitionOffset[] =>
+    [...m].map(([k, v]) => ({ topic: k.slice(0, k.lastIndexOf(':')), partition: Number(k.slice(k.lastIndexOf(':') + 1)), offset: String(v) }));
+
+  const groupId = `${namespace}-processor`;
+  await setGroupOffsets(ctx.kafka, groupId, asOffsets(starts));
+  log.info({ total, groupId }, 'replay: processing raw topics');
+  const t0 = Date.now();
+  const { processor } = await startProcessor(
+    { namespace, groupId, txnPrefix: `${namespace}-processor`, idleAfterMs: 0, lateness: o.lateness, rulesFile: o.rulesFile, fromBeginning: true, concurrency: 3 },
+    ctx,
+    stops,
+  );
+  const poll = o.pollMs ?? 250;
+  for (;;) {
+    const p = await progressOf(ctx.kafka, groupId, starts, stops);
+    o.onProgress?.(p.done, total, 'process');
+    if (p.complete) break;
+    await new Promise((r) => setTimeout(r, poll));
+  }
+  // End of input: like `fold`, the watermark reaches the highest event_ts (or the given clock).
+  const highest = processor.highestEventTs();
+  const lateMs = processor.allowedLatenessMs;
+  const clockMark = o.nowMs === undefined ? null : o.nowMs - lateMs;
+  const final = Math.max(highest ?? -Infinity, clockMark ?? -Infinity);
+  if (Number.isFinite(final)) await processor.advanceAll(final);
+  const deals = processor.partitions().reduce((n, p) => n + p.deals, 0);
+  await processor.stop();
+  const processSeconds = (Date.now() - t0) / 1000;
+  log.info({ events: total, seconds: processSeconds, deals }, 'replay: processing done');
+
+  let rebuildSeconds: number | undefined;
+  if (o.rebuild) {
+    const t1 = Date.now();
+    await rebuildWarehouse(ctx.endpoints);
+    const sinkGroup = `${namespace}-sink`;
+    const canonicalTopics = CANONICAL_KINDS.map((k) => ctx.layout.canonical[k]);
+    const sinkTargets = new Map(stops);
+    const sinkStarts = new Map(starts);
+    for (const topic of canonicalTopics) {
+      for (const [p, end] of await endOffsets(ctx.kafka, topic)) {
+        // A transactional partition ends with a commit marker the consumer never commits past.
+        sinkTargets.set(`${topic}:${p}`, end > 0n ? end - 1n : 0n);
+        sinkStarts.set(`${topic}:${p}`, 0n);
+      }
+    }
+    await setGroupOffsets(ctx.kafka, sinkGroup, asOffsets(sinkStarts));
+    const { sink, close } = await startSink({ namespace, groupId: sinkGroup, maxAgeMs: 500, stopAt: stops }, ctx);
+    const sinkTotal = Number([...sinkTargets].reduce((acc, [k, t]) => acc + (t - (sinkStarts.get(k) ?? 0n)), 0n));
+    for (;;) {
+      const p = await progressOf(ctx.kafka, sinkGroup, sinkStarts, sinkTargets);
+      o.onProgress?.(p.done, sinkTotal, 'rebuild');
+      if (p.complete) break;
+      await new Promise((r) => setTimeout(r, poll));
+    }
+    await sink.stop();
+    await close();
+    rebuildSeconds = (Date.now() - t1) / 1000;
+    log.info({ seconds: rebuildSeconds, stats: sink.stats }, 'replay: warehouse rebuilt');
+  }
+  return { id, namespace, events: total, processSeconds, rebuildSeconds, deals };
+}
+
+/** Migrates the target database and empties the tables the sink fills. */
+async function rebuildWarehouse(endpoints: ReturnType<typeof pipelineContext>['endpoints']): Promise<void> {
+  const database = endpoints.clickhouseDatabase;
+  const client = clickhouseClient(endpoints, { database: undefined });
+  try {
+    await migrate(client, { database });
+    for (const table of Object.values(TABLES)) await client.command({ query: `TRUNCATE TABLE IF EXISTS ${database}.${table}` });
+  } finally {
+    await client.close();
+  }
+}
