@@ -29,8 +29,9 @@ export interface LoadResult {
   rejected: Array<{ input: 'envelopes' | 'fold-output'; line: number; reason: string }>;
 }
 
-export function ndjsonFileLines(path: string): AsyncIterable<string> {
-  return createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+/** Lines of a file, opened lazily: a readline interface created early would drop lines read before iteration. */
+export async function* ndjsonFileLines(path: string): AsyncIterable<string> {
+  yield* createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
 }
 
 async function* lines(input: NdjsonInput): AsyncIterable<string> {
