@@ -327,7 +327,7 @@ export async function slaStats(db: SqlReader, t: Tables, filter: DealFilter): Pr
               JSONExtractBool(body, 'sla', sla, 'breached') AS is_breached,
               JSONExtract(body, 'sla', sla, 'duration_ms', 'Nullable(Int64)') AS duration_ms,
               JSONExtract(body, 'sla', sla, 'target_ms', 'Nullable(Int64)') AS sla_target_ms
-       FROM (${dealsSql(t)}) ${w.sql}
+       FROM (SELECT body FROM (${dealsSql(t)}) ${w.sql})
        ARRAY JOIN ${SLA_ARRAY} AS sla
      )
      GROUP BY sla`,
@@ -351,6 +351,8 @@ export async function slaStats(db: SqlReader, t: Tables, filter: DealFilter): Pr
     };
   });
 }
+
+const MAX_TREND_POINTS = 400;
 
 export interface TrendPoint {
   bucket: string;
@@ -406,16 +408,24 @@ export async function trend(
      FROM (${factsSql}) GROUP BY b ORDER BY b`,
     w.params,
   );
-  return {
-    bucket: unit,
-    points: rows.map((r) => ({
-      bucket: new Date(Number(r.b)).toISOString(),
-      created: Number(r.created),
-      closed: Number(r.closed),
-      cancelled: Number(r.cancelled),
-      breaches: Number(r.breaches),
-    })),
-  };
+  // Empty buckets as zeros, so the time axis is even (at most MAX_TREND_POINTS, the latest ones).
+  const byBucket = new Map(rows.map((r) => [Number(r.b), r]));
+  const points: TrendPoint[] = [];
+  if (rows.length > 0) {
+    const last = Number(rows[rows.length - 1].b);
+    const first = Math.max(Number(rows[0].b), last - (MAX_TREND_POINTS - 1) * size);
+    for (let b = first; b <= last; b += size) {
+      const r = byBucket.get(b);
+      points.push({
+        bucket: new Date(b).toISOString(),
+        created: Number(r?.created ?? 0),
+        closed: Number(r?.closed ?? 0),
+        cancelled: Number(r?.cancelled ?? 0),
+        breaches: Number(r?.breaches ?? 0),
+      });
+    }
+  }
+  return { bucket: unit, points };
 }
 
 export interface FilterOptions {
