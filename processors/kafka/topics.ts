@@ -8,7 +8,15 @@ import { EVENT_TYPES_BY_DOMAIN } from '../core/envelope.ts';
  */
 export const DOMAINS = Object.keys(EVENT_TYPES_BY_DOMAIN) as Domain[];
 
-export function rawTopic(domain: Domain, prefix = 'masterdeal'): string {
+/**
+ * Every topic name starts with this prefix (MASTERDEAL_TOPIC_PREFIX, default `masterdeal`), so
+ * tests and parallel environments can share one broker without seeing each other's traffic.
+ */
+export function topicPrefix(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MASTERDEAL_TOPIC_PREFIX || 'masterdeal';
+}
+
+export function rawTopic(domain: Domain, prefix = topicPrefix()): string {
   return `${prefix}.raw.${domain}`;
 }
 
@@ -16,27 +24,30 @@ export const CANONICAL_KINDS = ['stage.changed', 'sla.updated', 'sla.breached', 
 export type CanonicalKind = (typeof CANONICAL_KINDS)[number];
 
 /**
- * A namespace separates a live run from a replay: replays write to their own canonical
- * and changelog topics (`masterdeal.replay-<id>.…`) so the live ones are never touched.
+ * A namespace separates a live run from a replay: replays read the same raw topics but write
+ * their own canonical, changelog and dead-letter topics (`<prefix>.replay-<id>.…`), so the
+ * live ones are never touched.
  */
 export interface TopicLayout {
+  namespace: string;
   raw: Record<Domain, string>;
   canonical: Record<CanonicalKind, string>;
   changelog: string;
   deadLetter: string;
 }
 
-export function topicLayout(namespace = 'masterdeal'): TopicLayout {
-  const raw = Object.fromEntries(DOMAINS.map((d) => [d, rawTopic(d)])) as Record<Domain, string>;
+export function topicLayout(namespace = topicPrefix(), prefix = topicPrefix()): TopicLayout {
+  const raw = Object.fromEntries(DOMAINS.map((d) => [d, rawTopic(d, prefix)])) as Record<Domain, string>;
   const canonical = Object.fromEntries(CANONICAL_KINDS.map((k) => [k, `${namespace}.${k}`])) as Record<
     CanonicalKind,
     string
   >;
   return {
+    namespace,
     raw,
     canonical,
     changelog: `${namespace}.processor.changelog`,
-    deadLetter: 'masterdeal.dead-letter',
+    deadLetter: `${namespace}.dead-letter`,
   };
 }
 

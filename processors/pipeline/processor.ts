@@ -61,8 +61,20 @@ interface PartitionTask {
   floor: Map<string, bigint>;
   lock: Promise<unknown>;
   lastInputAt: number;
+  /** Per raw topic: highest event_ts seen and when input last arrived (wall clock). */
+  inputs: Map<string, { high: number; lastInputAt: number }>;
+  /** The partition's event-time watermark (null before any input). */
+  watermark: number | null;
   closed: boolean;
 }
+
+/**
+ * The DealBook's own watermark (max event_ts - lateness over everything) is disabled: with
+ * several input topics it would run ahead on whichever topic is read first. The processor keeps
+ * a watermark per partition = min over its input topics of their highest event_ts, minus the
+ * allowed lateness (like a multi-input stream processor), and drives the book with advanceTo.
+ */
+const BOOK_SELF_WATERMARK_OFF = 1e15;
 
 export interface ProcessorStats {
   consumed: number;
@@ -105,7 +117,7 @@ export class Processor {
 
   /** Partition numbers owned now, and the watermark of each (for tests and status). */
   partitions(): { partition: number; watermark: number | null; deals: number }[] {
-    return [...this.tasks.values()].map((t) => ({ partition: t.partition, watermark: t.book.watermark, deals: t.book.deals.size }));
+    return [...this.tasks.values()].map((t) => ({ partition: t.partition, watermark: t.watermark, deals: t.book.deals.size }));
   }
 
   private reassign(owned: number[]): void {
@@ -120,7 +132,7 @@ export class Processor {
   }
 
   private open(partition: number): PartitionTask {
-    const book = new DealBook(this.opts.rules, { allowedLatenessMs: this.opts.allowedLatenessMs });
+    const book = new DealBook(this.opts.rules, { allowedLatenessMs: BOOK_SELF_WATERMARK_OFF });
     const sink = this.ports.transactionalSink(partition);
     const task: PartitionTask = {
       partition,
@@ -129,6 +141,8 @@ export class Processor {
       floor: new Map(),
       lock: Promise.resolve(),
       lastInputAt: this.clock(),
+      inputs: new Map(),
+      watermark: null,
       closed: false,
       ready: Promise.resolve(),
     };
@@ -141,16 +155,22 @@ export class Processor {
   private async restore(task: PartitionTask): Promise<void> {
     const started = Date.now();
     await task.sink.open();
-    let watermark: number | null = null;
+    let saved: { watermark: number | null; inputs?: Record<string, number> } = { watermark: null };
     const states = new Map<string, DealState>();
     const records = await this.ports.readChangelog(task.partition, (r) => {
       const key = r.key?.toString() ?? '';
       if (r.value === null) states.delete(key);
-      else if (key === WATERMARK_KEY) watermark = (JSON.parse(r.value.toString()) as { watermark: number | null }).watermark;
+      else if (key === WATERMARK_KEY) saved = JSON.parse(r.value.toString()) as typeof saved;
       else states.set(key, JSON.parse(r.value.toString()) as DealState);
     });
     for (const s of states.values()) task.book.restore(s);
-    if (watermark !== null) task.book.advanceTo(watermark);
+    const watermark = saved.watermark;
+    const now = this.clock();
+    for (const [topic, high] of Object.entries(saved.inputs ?? {})) task.inputs.set(topic, { high, lastInputAt: now });
+    if (watermark !== null) {
+      task.watermark = watermark;
+      task.book.advanceTo(watermark);
+    }
     for (const o of await this.ports.committedOffsets(task.partition)) {
       if (Number(o.offset) >= 0) task.floor.set(o.topic, BigInt(o.offset));
     }
@@ -197,8 +217,9 @@ export class Processor {
           continue;
         }
         const env = d.envelope;
-        const wm = task.book.watermark;
-        const high = task.book.highestEventTs;
+        const wm = task.watermark;
+        const input = task.inputs.get(batch.topic);
+        const high = input?.high ?? null;
         if (wm !== null && env.event_ts < wm) {
           // Later than the allowed lateness: applied all the same (state stays exact), but reported.
           m.lateEvents.inc({ kind: 'beyond_lateness' });
@@ -210,11 +231,16 @@ export class Processor {
         } else if (high !== null && env.event_ts < high) {
           m.lateEvents.inc({ kind: 'within_lateness' });
         }
+        if (!input) task.inputs.set(batch.topic, { high: env.event_ts, lastInputAt: now });
+        else if (env.event_ts > input.high) input.high = env.event_ts;
         const step = task.book.apply(env);
         this.stats.applied++;
         for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
         for (const id of step.changed) changed.add(id);
       }
+      const input = task.inputs.get(batch.topic);
+      if (input) input.lastInputAt = now;
+      this.moveWatermark(task, this.eventTimeWatermark(task, now), out, changed);
       this.stateRecords(task, changed, out);
       const last = records[records.length - 1]!;
       await this.commit(task, out, [{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }]);
@@ -233,10 +259,10 @@ export class Processor {
     for (const task of this.tasks.values()) {
       await task.ready;
       await this.withLock(task, async () => {
-        const step = task.book.advanceTo(watermarkMs);
         const out: OutgoingRecord[] = [];
-        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
-        this.stateRecords(task, new Set(step.changed), out);
+        const changed = new Set<string>();
+        this.moveWatermark(task, watermarkMs, out, changed);
+        this.stateRecords(task, changed, out);
         await this.commit(task, out, []);
       });
     }
@@ -256,24 +282,47 @@ export class Processor {
     return max;
   }
 
-  /** Live idle tick: partitions without input for `afterMs` move their watermark from the clock. */
+  /**
+   * min over input topics of their highest event_ts, minus the allowed lateness. In live mode a
+   * topic idle for `afterMs` stops holding the watermark back.
+   */
+  private eventTimeWatermark(task: PartitionTask, now: number): number | null {
+    const idle = this.opts.idleAdvance;
+    let min: number | null = null;
+    for (const input of task.inputs.values()) {
+      if (idle && now - input.lastInputAt >= idle.afterMs) continue;
+      if (min === null || input.high < min) min = input.high;
+    }
+    return min === null ? null : min - this.allowedLatenessMs;
+  }
+
+  /** Never moves back; fires due timers into `out`. */
+  private moveWatermark(task: PartitionTask, target: number | null, out: OutgoingRecord[], changed: Set<string>): void {
+    if (target === null || (task.watermark !== null && target <= task.watermark)) return;
+    task.watermark = target;
+    const step = task.book.advanceTo(target);
+    for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
+    for (const id of step.changed) changed.add(id);
+  }
+
+  /** Live idle tick: a partition without input for `afterMs` moves its watermark from the clock. */
   private async tick(afterMs: number): Promise<void> {
     if (this.stopping) return;
     const now = this.clock();
     for (const task of this.tasks.values()) {
-      const wm = task.book.watermark;
+      const wm = task.watermark;
       m.watermarkDelay.set({ partition: String(task.partition) }, wm === null ? 0 : Math.max(0, (now - wm) / 1000));
       if (now - task.lastInputAt < afterMs) continue;
-      const target = now - task.book.allowedLatenessMs;
+      const target = now - this.allowedLatenessMs;
       if (wm !== null && target <= wm) continue;
       try {
         await task.ready;
         await this.withLock(task, async () => {
           if (task.closed) return;
-          const step = task.book.advanceTo(target);
           const out: OutgoingRecord[] = [];
-          for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
-          this.stateRecords(task, new Set(step.changed), out);
+          const changed = new Set<string>();
+          this.moveWatermark(task, target, out, changed);
+          this.stateRecords(task, changed, out);
           await this.commit(task, out, []);
         });
       } catch (err) {
@@ -314,7 +363,9 @@ export class Processor {
         topic: changelog,
         partition: task.partition,
         key: WATERMARK_KEY,
-        value: Buffer.from(JSON.stringify({ watermark: task.book.watermark, highest_event_ts: task.book.highestEventTs })),
+        value: Buffer.from(
+          JSON.stringify({ watermark: task.watermark, inputs: Object.fromEntries([...task.inputs].map(([t, i]) => [t, i.high])) }),
+        ),
       });
     }
   }

@@ -4,7 +4,7 @@ import { clickhouseClient } from '../clickhouse/client.ts';
 import { migrate } from '../clickhouse/migrate.ts';
 import { endOffsets, groupOffsets, offsetsForTime, setGroupOffsets } from '../kafka/kafkajs.ts';
 import type { TopicPartitionOffset } from '../kafka/ports.ts';
-import { CANONICAL_KINDS, DOMAINS } from '../kafka/topics.ts';
+import { CANONICAL_KINDS, DOMAINS, topicPrefix } from '../kafka/topics.ts';
 import { log as rootLog } from '../shared/log.ts';
 import { startProcessor, startSink } from './roles.ts';
 import { TABLES } from './warehouse-rows.ts';
@@ -91,7 +91,7 @@ async function progressOf(kafka: Kafka, groupId: string, starts: Map<string, big
 
 export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const id = o.id ?? `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 6)}`;
-  const namespace = `masterdeal.replay-${id}`;
+  const namespace = `${topicPrefix()}.replay-${id}`;
   const log = rootLog.child({ role: 'replay', namespace });
   const ctx = pipelineContext(namespace, undefined, `masterdeal-replay-${id}`);
   const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);

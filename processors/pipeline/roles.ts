@@ -29,7 +29,8 @@ export async function startProcessor(
 ) {
   const { schemas } = await createTopicsAndSchemas(ctx, o.partitions ?? 6);
   const rules = o.rulesFile ? loadRulesFile(o.rulesFile) : loadDefaultRules();
-  const groupId = o.groupId ?? `${o.namespace ?? 'masterdeal'}-processor`;
+  // Live: group and transactional ids `masterdeal-processor`, `masterdeal-processor-p<N>`.
+  const groupId = o.groupId ?? `${ctx.layout.namespace}-processor`;
   const source = new KafkaEventSource(ctx.kafka, {
     groupId,
     topics: DOMAINS.map((d) => ctx.layout.raw[d]),
@@ -38,7 +39,7 @@ export async function startProcessor(
     partitionsConsumedConcurrently: o.concurrency ?? 3,
   });
   const idleAfter = o.idleAfterMs ?? 5_000;
-  const processor = new Processor(processorPorts(ctx, source, schemas, groupId, o.txnPrefix), {
+  const processor = new Processor(processorPorts(ctx, source, schemas, groupId, o.txnPrefix ?? `${ctx.layout.namespace}-processor`), {
     groupId,
     layout: ctx.layout,
     rules,
@@ -65,7 +66,7 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
   await createTopicsAndSchemas(ctx, o.partitions ?? 6);
   const client = clickhouseClient(ctx.endpoints, { request_timeout: 30_000 });
   const database = ctx.endpoints.clickhouseDatabase;
-  const groupId = o.groupId ?? `${o.namespace ?? 'masterdeal'}-sink`;
+  const groupId = o.groupId ?? `${ctx.layout.namespace}-sink`;
   const source = new KafkaEventSource(ctx.kafka, {
     groupId,
     topics: sinkTopics(ctx.layout),

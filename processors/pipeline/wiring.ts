@@ -5,7 +5,7 @@ import { toJson, type CanonicalOutput } from '../core/index.ts';
 import { createKafka, ensureTopics, groupOffsets, KafkaTransactionalSink, readPartitionsToEnd } from '../kafka/kafkajs.ts';
 import type { EventSource } from '../kafka/ports.ts';
 import { SchemaRegistry } from '../kafka/registry.ts';
-import { CANONICAL_KINDS, DOMAINS, topicLayout, topicSpecs, type TopicLayout } from '../kafka/topics.ts';
+import { CANONICAL_KINDS, DOMAINS, topicLayout, topicPrefix, topicSpecs, type TopicLayout } from '../kafka/topics.ts';
 import { endpoints as endpointsFromEnv, type Endpoints } from '../shared/config.ts';
 import type { EnvelopeDecoder } from './decode.ts';
 import type { CanonicalEncoder, ProcessorPorts } from './processor.ts';
@@ -18,7 +18,7 @@ export interface PipelineContext {
   layout: TopicLayout;
 }
 
-export function pipelineContext(namespace = 'masterdeal', env: Endpoints = endpointsFromEnv(), clientId = 'masterdeal'): PipelineContext {
+export function pipelineContext(namespace = topicPrefix(), env: Endpoints = endpointsFromEnv(), clientId = 'masterdeal'): PipelineContext {
   return {
     endpoints: env,
     kafka: createKafka(env.kafkaBrokers, clientId),
@@ -67,14 +67,12 @@ export function canonicalDecoder(ctx: PipelineContext) {
   return (type: CanonicalType, value: Buffer) => decodeCanonicalFramed(type, value, ctx.registry.lookup);
 }
 
-export const PROCESSOR_TXN_PREFIX = 'masterdeal-processor';
-
 export function processorPorts(
   ctx: PipelineContext,
   source: EventSource,
   ids: SchemaIds,
   groupId: string,
-  txnPrefix = PROCESSOR_TXN_PREFIX,
+  txnPrefix: string,
 ): ProcessorPorts {
   const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);
   return {

@@ -3,6 +3,7 @@ import { serveMetrics } from '../../pipeline/metrics.ts';
 import { onShutdown, startProcessor, startSink } from '../../pipeline/roles.ts';
 
 const int = (v: string) => Number.parseInt(v, 10);
+const PREFIX_HELP = '\nTopic names start with $MASTERDEAL_TOPIC_PREFIX (default masterdeal).';
 
 /** `masterdeal run processor|sink`: the long-running pipeline roles. */
 export function register(program: Command): void {
@@ -11,15 +12,15 @@ export function register(program: Command): void {
   run
     .command('processor')
     .description('raw topics -> deal state -> canonical topics, exactly once (Kafka transactions, one transactional id per partition)')
-    .option('--group <id>', 'consumer group', 'masterdeal-processor')
+    .option('--group <id>', 'consumer group (default: <prefix>-processor; transactional ids <prefix>-processor-p<N>)')
     .option('--rules <file>', 'rules YAML (default: the built-in rules)')
     .option('--lateness <duration>', 'allowed lateness of the event-time watermark (default: from the rules, e.g. 15m)')
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
     .option('--now <iso>', 'freeze the wall clock at this instant (tests, what-if); default: the real clock')
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
-    .addHelpText('after', '\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).')
-    .action(async (o: { group: string; rules?: string; lateness?: string; idleAfter: number; now?: string; partitions: number; metricsPort: number }) => {
+    .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
+    .action(async (o: { group?: string; rules?: string; lateness?: string; idleAfter: number; now?: string; partitions: number; metricsPort: number }) => {
       let clock: (() => number) | undefined;
       if (o.now) {
         const fixed = Date.parse(o.now);
@@ -47,13 +48,13 @@ export function register(program: Command): void {
   run
     .command('sink')
     .description('raw (valid) and canonical topics -> ClickHouse raw_events, canonical_events, deal_snapshots; commits offsets after ClickHouse acknowledged')
-    .option('--group <id>', 'consumer group', 'masterdeal-sink')
+    .option('--group <id>', 'consumer group (default: <prefix>-sink)')
     .option('--max-rows <n>', 'flush when this many rows are buffered', int, 50_000)
     .option('--max-age <ms>', 'flush at least this often', int, 1_000)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9465)
-    .addHelpText('after', '\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).')
-    .action(async (o: { group: string; maxRows: number; maxAge: number; partitions: number; metricsPort: number }) => {
+    .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
+    .action(async (o: { group?: string; maxRows: number; maxAge: number; partitions: number; metricsPort: number }) => {
       const metrics = serveMetrics(o.metricsPort);
       try {
         const { sink, running, close } = await startSink({ groupId: o.group, maxRows: o.maxRows, maxAgeMs: o.maxAge, partitions: o.partitions });

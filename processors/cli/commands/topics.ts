@@ -9,9 +9,9 @@ export function register(program: Command): void {
     .command('create')
     .description('create missing topics (raw per domain, canonical, changelog, dead-letter) and register the Avro schemas (BACKWARD); idempotent')
     .option('--partitions <n>', 'partitions of every topic (raw topics must be co-partitioned)', (v) => Number.parseInt(v, 10), 6)
-    .option('--namespace <ns>', 'prefix of canonical and changelog topics', 'masterdeal')
+    .option('--namespace <ns>', 'namespace of canonical, changelog and dead-letter topics (default: $MASTERDEAL_TOPIC_PREFIX or masterdeal)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 Kafka or the registry failed, 3 a schema is not BACKWARD compatible with the registered one.')
-    .action(async (opts: { partitions: number; namespace: string }) => {
+    .action(async (opts: { partitions: number; namespace?: string }) => {
       if (!Number.isInteger(opts.partitions) || opts.partitions < 1) {
         process.stderr.write('topics create: --partitions must be a positive integer\n');
         process.exitCode = 1;
