@@ -65,18 +65,23 @@ export interface Step {
 }
 
 export function emptyDeal(masterDealId: string, rules: Rules): DealState {
-  return {
-    master_deal_id: masterDealId,
-    version: 0,
-    seen: [],
-    facts: [],
-    derived: initialDerived(rules),
-    breaches: [],
-    watermark: null,
-    next_deadline: null,
-    first_event_ts: null,
-    last_event_ts: null,
-  };
+  return dealState(masterDealId, 0, [], [], initialDerived(rules), [], null, null, null, null);
+}
+
+/** One construction site with a fixed field order keeps every state object on one V8 shape. */
+function dealState(
+  master_deal_id: string,
+  version: number,
+  seen: string[],
+  facts: FactEvent[],
+  derived: Derived,
+  breaches: string[],
+  watermark: number | null,
+  next_deadline: number | null,
+  first_event_ts: number | null,
+  last_event_ts: number | null,
+): DealState {
+  return { master_deal_id, version, seen, facts, derived, breaches, watermark, next_deadline, first_event_ts, last_event_ts };
 }
 
 /**
@@ -92,8 +97,7 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   if (state.seen[at] === env.event_id) {
     return watermarkMs == null ? { state, outputs: [] } : advanceWatermark(state, watermarkMs, rules);
   }
-  const seen = state.seen.slice();
-  seen.splice(at, 0, env.event_id);
+  const seen = insertAt(state.seen, at, env.event_id);
 
   let facts = state.facts;
   let derived = state.derived;
@@ -102,23 +106,24 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
     // Share the rules' copy of the type string: many deals, few distinct strings.
     fact = { ts: env.event_ts, id: env.event_id, type: internType(rules, env.event_type) };
     const pos = factIndex(facts, fact);
-    facts = facts.slice();
-    facts.splice(pos, 0, fact);
+    facts = insertAt(facts, pos, fact);
     derived = pos === state.facts.length
       ? derive(rules, state.derived, facts, pos)
       : derive(rules, initialDerived(rules), facts, 0);
   }
 
-  const next: DealState = {
-    ...state,
-    version: state.version + 1,
+  const next = dealState(
+    state.master_deal_id,
+    state.version + 1,
     seen,
     facts,
     derived,
-    first_event_ts: state.first_event_ts === null ? env.event_ts : Math.min(state.first_event_ts, env.event_ts),
-    last_event_ts: state.last_event_ts === null ? env.event_ts : Math.max(state.last_event_ts, env.event_ts),
-    watermark: maxWatermark(state.watermark, watermarkMs),
-  };
+    state.breaches,
+    maxWatermark(state.watermark, watermarkMs),
+    state.next_deadline,
+    state.first_event_ts === null ? env.event_ts : Math.min(state.first_event_ts, env.event_ts),
+    state.last_event_ts === null ? env.event_ts : Math.max(state.last_event_ts, env.event_ts),
+  );
   const outputs: CanonicalEvent[] = [];
   if (derived !== state.derived) {
     diffTimeline(state, next, rules, outputs);
@@ -136,9 +141,20 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
  */
 export function advanceWatermark(state: DealState, watermarkMs: number, rules: Rules): Step {
   if (state.watermark !== null && watermarkMs <= state.watermark) return { state, outputs: [] };
-  const next: DealState = { ...state, watermark: watermarkMs };
-  if (state.next_deadline === null || watermarkMs <= state.next_deadline) return { state: next, outputs: [] };
-  next.version++; // an open timer's `breached` flips in the snapshot
+  const due = state.next_deadline !== null && watermarkMs > state.next_deadline;
+  const next = dealState(
+    state.master_deal_id,
+    due ? state.version + 1 : state.version, // an open timer's `breached` flips in the snapshot
+    state.seen,
+    state.facts,
+    state.derived,
+    state.breaches,
+    watermarkMs,
+    state.next_deadline,
+    state.first_event_ts,
+    state.last_event_ts,
+  );
+  if (!due) return { state: next, outputs: [] };
   const outputs: CanonicalEvent[] = [];
   settleSla(next, rules, outputs);
   return { state: next, outputs };
@@ -223,13 +239,15 @@ function derive(rules: Rules, base: Derived, facts: FactEvent[], from: number): 
 }
 
 const transitionKey = (t: TimelineEntry) => `${t.cause_event_id}:${t.from_stage}>${t.to_stage}`;
+const sameTransition = (a: TimelineEntry, b: TimelineEntry) =>
+  a === b || (a.cause_event_id === b.cause_event_id && a.from_stage === b.from_stage && a.to_stage === b.to_stage);
 
 /** Publishes the transitions of the new timeline that the old one did not have. */
 function diffTimeline(prev: DealState, next: DealState, rules: Rules, out: CanonicalEvent[]): void {
   const before = prev.derived.timeline;
   const after = next.derived.timeline;
   let common = 0;
-  while (common < before.length && common < after.length && transitionKey(before[common]) === transitionKey(after[common])) common++;
+  while (common < before.length && common < after.length && sameTransition(before[common], after[common])) common++;
   if (common === after.length) return;
   const old = common === before.length ? undefined : new Set(before.slice(common).map(transitionKey));
   const deal = next.master_deal_id;
@@ -279,9 +297,9 @@ function timeOf(marks: Array<Mark | null>, facts: number[]): Mark | null {
 function terminalOf(rules: Rules, d: Derived): Mark | null {
   if ((d.mask & rules.terminalMask) === 0) return null;
   let best: Mark | null = null;
-  for (const f of rules.facts) {
-    const m = d.marks[f.index];
-    if (f.kind !== 'terminal' || !m || !m.on) continue;
+  for (const i of rules.terminals) {
+    const m = d.marks[i];
+    if (!m || !m.on) continue;
     if (!best || m.ts < best.ts || (m.ts === best.ts && m.id < best.id)) best = m;
   }
   return best;
@@ -330,6 +348,7 @@ function withWatermark(v: SlaView, watermark: number | null): SlaView {
 function diffSlas(prev: DealState, next: DealState, rules: Rules, out: CanonicalEvent[]): void {
   const deal = next.master_deal_id;
   for (const sla of rules.slas) {
+    if (sameMarks(prev.derived.marks, next.derived.marks, sla.deps)) continue; // untouched timer
     const a = slaView(rules, prev.derived, sla);
     const b = slaView(rules, next.derived, sla);
     if (a.start_event_id === b.start_event_id && a.stop_event_id === b.stop_event_id && a.stopped_at === b.stopped_at) continue;
@@ -383,6 +402,21 @@ function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[]): void {
 }
 
 // ---- small helpers ----------------------------------------------------------------------
+
+function sameMarks(a: Array<Mark | null>, b: Array<Mark | null>, indexes: number[]): boolean {
+  for (let k = 0; k < indexes.length; k++) if (a[indexes[k]] !== b[indexes[k]]) return false;
+  return true;
+}
+
+/** A copy of `list` with `item` at `index` (cheaper than slice + splice for short arrays). */
+function insertAt<T>(list: T[], index: number, item: T): T[] {
+  const n = list.length;
+  const out = new Array<T>(n + 1);
+  for (let i = 0; i < index; i++) out[i] = list[i];
+  out[index] = item;
+  for (let i = index; i < n; i++) out[i + 1] = list[i];
+  return out;
+}
 
 function maxWatermark(a: number | null, b: number | null | undefined): number | null {
   if (b == null) return a;

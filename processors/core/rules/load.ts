@@ -40,6 +40,8 @@ export interface SlaDef {
   /** Fact indexes that must all hold; the time is the latest of theirs. */
   startFacts: number[];
   stopFacts: number[];
+  /** Facts whose marks the timer depends on (start, stop and terminal facts). */
+  deps: number[];
   targetMs: number;
   calendarName?: string;
   calendar?: BusinessCalendar;
@@ -51,6 +53,7 @@ export interface Rules {
   gates: FactDef[];
   markers: FactDef[];
   terminalMask: number;
+  terminals: number[];
   effects: ReadonlyMap<string, readonly Effect[]>;
   stages: StageDef[];
   /** Index into `stages` of the first stage whose predicate holds for a fact mask. */
@@ -246,7 +249,9 @@ function compileRules(file: RulesFile, source: string): Rules {
       issues.push({ path: `sla[${i}].calendar`, message: `unknown calendar '${s.calendar}'` });
     }
     if (startFacts && stopFacts && targetMs) {
-      slas.push({ name: s.name, start: s.start, stop: s.stop, startFacts, stopFacts, targetMs, calendarName: s.calendar, calendar });
+      const terminals = facts.filter((f) => f.kind === 'terminal').map((f) => f.index);
+      const deps = [...new Set([...startFacts, ...stopFacts, ...terminals])];
+      slas.push({ name: s.name, start: s.start, stop: s.stop, startFacts, stopFacts, deps, targetMs, calendarName: s.calendar, calendar });
     }
   });
 
@@ -266,6 +271,7 @@ function compileRules(file: RulesFile, source: string): Rules {
     gates: facts.filter((f) => f.kind === 'gate'),
     markers: facts.filter((f) => f.kind !== 'gate'),
     terminalMask,
+    terminals: facts.filter((f) => f.kind === 'terminal').map((f) => f.index),
     effects,
     stages,
     stageOf,

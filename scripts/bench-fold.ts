@@ -1,0 +1,235 @@
+/**
+ * `npm run bench:fold`: throughput and memory of the engine and of `masterdeal fold`.
+ *   (a) engine alone: DealBook.apply over pre-parsed envelopes (1,000,000 events);
+ *   (b) end to end: NDJSON file → readline → validation (codec) → engine → JSON lines (to /dev/null);
+ *   (c) 100,000 open deals held in memory: RSS after a full GC.
+ * Each scenario runs in its own child process so its peak RSS is its own.
+ * Options: --events N (default 1000000), --open-deals N (default 100000), --seed S.
+ */
+import { spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { foldLines } from '../processors/cli/commands/fold.ts';
+import { DealBook } from '../processors/core/deal-book.ts';
+import type { Envelope } from '../processors/core/envelope.ts';
+import { loadDefaultRules } from '../processors/core/rules/load.ts';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-01-05T09:00:00.000Z');
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** mulberry32: a tiny seeded PRNG, so every run folds the same events. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PAYLOADS: Record<string, Record<string, unknown>> = {
+  'crm.deal.created': { client_id: 'C-1', client_name: 'Acme', industry: 'retail', client_type: 'direct', budget_rub: 1_000_000 },
+  'crm.lead.qualified': { icp_score: 80, bant_budget: true, bant_authority: true, bant_need: true, bant_timing: false },
+  'crm.brief.submitted': { brief_id: 'B-1' },
+  'media.mediaplan.ready': { mediaplan_id: 'MP-1', planned_budget_rub: 900_000 },
+  'crm.offer.approved': { offer_id: 'O-1', amount_rub: 950_000 },
+  'docflow.contract.signed': { contract_id: 'K-1' },
+  'docflow.contract.revoked': { contract_id: 'K-1', reason: 'wrong entity' },
+  'mediapush.campaign.started': { campaign_id: 'CMP-1' },
+  'dcm.invoice.issued': { invoice_id: 'INV-1', amount_rub: 950_000 },
+  'dcm.closeout.completed': {},
+  'crm.deal.cancelled': { reason: 'lost' },
+  'mediapush.campaign.kpi': { campaign_id: 'CMP-1', date: '2026-01-20', impressions: 1000, clicks: 10, conversions: 1, spend_rub: 100, plan_impressions: 1200, plan_spend_rub: 120 },
+  'okk.nps.submitted': { survey_id: 'S-1', score: 9, comment: null },
+};
+const FUNNEL = ['crm.brief.submitted', 'media.mediaplan.ready', 'crm.offer.approved', 'docflow.contract.signed', 'mediapush.campaign.started'];
+
+/**
+ * Synthetic deals through the funnel: ~10 events each (KPI days, NPS), some revoked contracts,
+ * some cancellations, some SLA overruns; `open` deals stop before the campaign closes. Events
+ * are in global event-time order with ~3% arriving a little late, as from several topics.
+ */
+function generate(events: number, seed: number, open = false, openDeals = 0): Envelope[] {
+  const rnd = prng(seed);
+  const out: Envelope[] = [];
+  let deal = 0;
+  while (open ? deal < openDeals : out.length < events) {
+    const id = `MD-${String(++deal).padStart(7, '0')}`;
+    let t = T0 + Math.floor(rnd() * 180 * 24) * HOUR;
+    let n = 0;
+    const push = (type: string) => out.push({
+      event_id: `${id}-${++n}`, event_type: type, source_system: type.split('.')[0].toUpperCase(), master_deal_id: id, event_ts: t, payload: PAYLOADS[type],
+    });
+    push('crm.deal.created');
+    t += Math.floor(rnd() * 4 * HOUR);
+    push('crm.lead.qualified');
+    const steps = open ? 1 + Math.floor(rnd() * 3) : FUNNEL.length;
+    let cancelled = false;
+    for (let s = 0; s < steps; s++) {
+      t += Math.floor(rnd() * (s === 0 ? 10 : 40) * HOUR);
+      if (rnd() < 0.03) {
+        push('crm.deal.cancelled');
+        cancelled = true;
+        break;
+      }
+      push(FUNNEL[s]);
+      if (FUNNEL[s] === 'docflow.contract.signed' && rnd() < 0.05) {
+        t += HOUR;
+        push('docflow.contract.revoked');
+        t += Math.floor(rnd() * 24 * HOUR);
+        push('docflow.contract.signed');
+      }
+    }
+    if (!open && !cancelled) {
+      for (let d = 0; d < 2; d++) {
+        t += 24 * HOUR;
+        push('mediapush.campaign.kpi');
+      }
+      t += Math.floor(rnd() * 20 * 24 * HOUR);
+      push('dcm.invoice.issued');
+      t += Math.floor(rnd() * 15 * 24 * HOUR);
+      push('dcm.closeout.completed');
+      push('okk.nps.submitted');
+    }
+  }
+  if (!open) out.length = Math.min(out.length, events);
+  out.sort((a, b) => a.event_ts - b.event_ts);
+  for (let i = 1; i < out.length; i++) {
+    if (rnd() < 0.03) [out[i - 1], out[i]] = [out[i], out[i - 1]]; // a little lateness
+  }
+  return out;
+}
+
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+const rssMb = () => Math.round(process.memoryUsage().rss / 1048576);
+
+function scenarioEngine(): void {
+  const events = generate(arg('events', 1_000_000), arg('seed', 7));
+  const rules = loadDefaultRules();
+  const book = new DealBook(rules);
+  let outputs = 0;
+  const started = process.hrtime.bigint();
+  for (const e of events) outputs += book.apply(e).outputs.length;
+  const applyNs = Number(process.hrtime.bigint() - started);
+  const endStarted = process.hrtime.bigint();
+  outputs += book.advanceTo(book.highestEventTs as number).outputs.length;
+  let snapshots = 0;
+  for (const _ of book.snapshots()) snapshots++;
+  const endNs = Number(process.hrtime.bigint() - endStarted);
+  console.log(JSON.stringify({
+    scenario: 'engine', events: events.length, deals: book.deals.size, outputs, snapshots,
+    events_per_s: Math.round(events.length / (applyNs / 1e9)), apply_s: +(applyNs / 1e9).toFixed(2),
+    snapshots_s: +(endNs / 1e9).toFixed(2), peak_rss_mb: peakRssMb(),
+  }));
+}
+
+async function scenarioEndToEnd(file: string, events: number): Promise<void> {
+  const rules = loadDefaultRules();
+  const sink = createWriteStream('/dev/null');
+  let buffer: string[] = [];
+  let lines = 0;
+  const write = async (l: string) => {
+    lines++;
+    buffer.push(l);
+    if (buffer.length >= 2000) {
+      const ok = sink.write(buffer.join('\n') + '\n');
+      buffer = [];
+      if (!ok) await once(sink, 'drain');
+    }
+  };
+  const started = process.hrtime.bigint();
+  const summary = await foldLines(
+    createInterface({ input: createReadStream(file), crlfDelay: Infinity }),
+    { rules, emit: new Set(['masterdeal.stage.changed', 'masterdeal.sla.breached']) },
+    write,
+    (n, reason) => { throw new Error(`line ${n}: ${reason}`); },
+  );
+  sink.end(buffer.join('\n'));
+  const ns = Number(process.hrtime.bigint() - started);
+  console.log(JSON.stringify({
+    scenario: 'end-to-end', events, folded: summary.events, deals: summary.deals, output_lines: lines,
+    events_per_s: Math.round(events / (ns / 1e9)), total_s: +(ns / 1e9).toFixed(2), peak_rss_mb: peakRssMb(),
+  }));
+}
+
+function scenarioOpenDeals(): void {
+  const deals = arg('open-deals', 100_000);
+  const baseline = rssMb();
+  const rules = loadDefaultRules();
+  const book = new DealBook(rules);
+  let events = generate(0, arg('seed', 7), true, deals);
+  const count = events.length;
+  for (const e of events) book.apply(e);
+  events = [];
+  (globalThis as { gc?: () => void }).gc?.();
+  const open = [...book.deals.values()].filter((s) => s.next_deadline !== null || s.derived.stage !== 'closed').length;
+  const heap = process.memoryUsage();
+  console.log(JSON.stringify({
+    scenario: 'open-deals', deals: book.deals.size, open_deals: open, events: count,
+    rss_mb: rssMb(), heap_used_mb: Math.round(heap.heapUsed / 1048576), baseline_rss_mb: baseline,
+    bytes_per_deal_heap: Math.round(heap.heapUsed / book.deals.size), peak_rss_mb: peakRssMb(),
+  }));
+}
+
+async function writeNdjson(file: string, events: Envelope[]): Promise<void> {
+  const out = createWriteStream(file);
+  let chunk: string[] = [];
+  for (const e of events) {
+    chunk.push(JSON.stringify({ ...e, event_ts: new Date(e.event_ts).toISOString() }));
+    if (chunk.length === 5000) {
+      if (!out.write(chunk.join('\n') + '\n')) await once(out, 'drain');
+      chunk = [];
+    }
+  }
+  out.end(chunk.length ? chunk.join('\n') + '\n' : '');
+  await once(out, 'finish');
+}
+
+function child(args: string[]): Record<string, unknown> {
+  const self = fileURLToPath(import.meta.url);
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', self, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scenario ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+}
+
+async function main(): Promise<void> {
+  const scenario = process.argv[process.argv.indexOf('--scenario') + 1];
+  if (process.argv.includes('--scenario')) {
+    if (scenario === 'engine') return scenarioEngine();
+    if (scenario === 'e2e') return scenarioEndToEnd(process.argv[process.argv.indexOf('--file') + 1], arg('events', 0));
+    if (scenario === 'open') return scenarioOpenDeals();
+    throw new Error(`unknown scenario ${scenario}`);
+  }
+  const events = arg('events', 1_000_000);
+  const seed = arg('seed', 7);
+  const passthrough = ['--events', String(events), '--seed', String(seed), '--open-deals', String(arg('open-deals', 100_000))];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-fold-'));
+  try {
+    process.stderr.write(`bench:fold — ${events.toLocaleString('en')} events, node ${process.version}, 1 core per scenario\n`);
+    const engine = child(['--scenario', 'engine', ...passthrough]);
+    const file = join(dir, 'events.ndjson');
+    await writeNdjson(file, generate(events, seed));
+    const e2e = child(['--scenario', 'e2e', '--file', file, ...passthrough]);
+    const open = child(['--scenario', 'open', ...passthrough]);
+    const target = (ok: boolean) => (ok ? 'meets target' : 'BELOW TARGET');
+    console.log(`(a) engine alone:   ${Number(engine.events_per_s).toLocaleString('en')} events/s (${engine.events} events, ${engine.deals} deals, ${engine.outputs} outputs; peak RSS ${engine.peak_rss_mb} MB incl. the input array) — ${target(Number(engine.events_per_s) >= 1_000_000)} ≥1,000,000/s`);
+    console.log(`(b) NDJSON fold:    ${Number(e2e.events_per_s).toLocaleString('en')} events/s (parse + validate + engine + output; peak RSS ${e2e.peak_rss_mb} MB)`);
+    console.log(`(c) open deals:     ${open.open_deals} open deals → RSS ${open.rss_mb} MB after GC (heap ${open.heap_used_mb} MB, ${open.bytes_per_deal_heap} B/deal; peak ${open.peak_rss_mb} MB) — ${target(Number(open.rss_mb) < 500)} <500 MB`);
+    console.log(JSON.stringify({ engine, e2e, open }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
