@@ -83,9 +83,13 @@ export function parseDate(v: unknown): number | undefined {
 
 export const formatDate = (days: number): string => new Date(days * 86_400_000).toISOString().slice(0, 10);
 
+/**
+ * Roubles → kopecks, exactly: accepted only if kopecks / 100 gives back the same double, i.e.
+ * the JSON number had at most 2 decimals (an epsilon test fails for large amounts).
+ */
 export function rubToKopecks(rub: number): number | undefined {
   const k = Math.round(rub * 100);
-  return Math.abs(rub * 100 - k) < 1e-6 && Number.isSafeInteger(k) ? k : undefined;
+  return Number.isSafeInteger(k) && k / 100 === rub ? k : undefined;
 }
 
 export const kopecksToRub = (k: number): number => k / 100;

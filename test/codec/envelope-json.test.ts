@@ -132,3 +132,15 @@ describe('parseEnvelopeLine', () => {
     expect(parseEnvelopeLine('  ')).toEqual({ ok: false, reason: 'empty line' });
   });
 });
+
+describe('money in the JSON form', () => {
+  it('accepts large amounts with 2 decimals (regression: epsilon check rejected 9-digit budgets)', () => {
+    const plan = example('media.mediaplan.ready');
+    for (const amount of [123456789.91, 987654321.07, 4503599627370.49, 0.07, 1e9]) {
+      plan.payload.planned_budget_rub = amount;
+      const r = validateEnvelope(plan);
+      expect(r.ok, String(amount)).toBe(true);
+      expect(r.ok && r.envelope.payload.planned_budget_rub).toBe(amount);
+    }
+  });
+});

@@ -95,6 +95,19 @@ export function register(program: Command): void {
     });
 }
 
+/** Resolves on 'drain' or 'error', removing both listeners (no listener pile-up over many waits). */
+function drainOrError(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off('drain', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('error', done);
+  });
+}
+
 /** Writes the NDJSON stream; returns the exit code. A summary goes to stderr. */
 export async function generateTo(options: GenerateOptions, file: string | undefined, progress: boolean): Promise<number> {
   const out: Writable = file ? createWriteStream(file) : process.stdout;
@@ -111,7 +124,7 @@ export async function generateTo(options: GenerateOptions, file: string | undefi
     const text = chunk.join('\n') + '\n';
     chunk = [];
     chunkChars = 0;
-    if (!out.write(text) && !failed) await Promise.race([once(out, 'drain'), once(out, 'error')]);
+    if (!out.write(text) && !failed) await drainOrError(out);
   };
   try {
     for (const rec of generateRecords(options, { onDeal: (n) => (n & 0xff) === 0 && bar?.update(n, { events: lines }) })) {
