@@ -41,8 +41,9 @@ function pinoLogCreator() {
   return ({ level, log: entry }: LogEntry) => {
     const { message, ...rest } = entry;
     // CONCURRENT_TRANSACTIONS and rebalance chatter are retried by us or by kafkajs: debug only.
-    const lvl = LEVELS[level] ?? 'info';
-    kafkaLog[lvl === 'info' ? 'debug' : lvl](rest, message);
+    let lvl = LEVELS[level] ?? 'info';
+    if (lvl === 'info' || /concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS/.test(`${message} ${String(rest.error ?? '')}`)) lvl = 'debug';
+    kafkaLog[lvl](rest, message);
   };
 }
 
@@ -285,6 +286,8 @@ export class KafkaEventSink implements EventSink {
       allowAutoTopicCreation: false,
       // Java-compatible murmur2: keeps raw topics co-partitioned with any other producer.
       createPartitioner: Partitioners.DefaultPartitioner,
+      // Idempotence needs unlimited retries (kafkajs warns otherwise); a broker outage is waited out.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
     });
   }
 
@@ -336,7 +339,7 @@ export class KafkaTransactionalSink implements TransactionalSink {
       createPartitioner: Partitioners.DefaultPartitioner,
       // The broker answers CONCURRENT_TRANSACTIONS while it finishes the previous commit
       // (kafkajs #1315): retry that quickly instead of the default 300 ms.
-      retry: { retries: 30, initialRetryTime: 10, maxRetryTime: 500, factor: 0.5, multiplier: 1.5 },
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 10, maxRetryTime: 2_000, factor: 0.5, multiplier: 1.5 },
     });
   }
 

@@ -57,9 +57,19 @@ export class SchemaRegistry {
     if (res.status >= 300 || typeof res.json?.id !== 'number') {
       throw new RegistryError(`registering ${subject}: HTTP ${res.status} ${JSON.stringify(res.json)}`, res.status, res.status >= 500);
     }
-    const cfg = await this.call('PUT', `/config/${s}`, { compatibility: 'BACKWARD' });
-    if (cfg.status >= 300) throw new RegistryError(`setting BACKWARD on ${subject}: HTTP ${cfg.status} ${JSON.stringify(cfg.json)}`, cfg.status, false);
+    await this.ensureBackward(subject);
     return res.json.id as number;
+  }
+
+  /** Apicurio answers 409 "rule already exists" when the subject has a rule: then read it back. */
+  private async ensureBackward(subject: string): Promise<void> {
+    const s = encodeURIComponent(subject);
+    const cfg = await this.call('PUT', `/config/${s}`, { compatibility: 'BACKWARD' });
+    if (cfg.status < 300) return;
+    const current = await this.call('GET', `/config/${s}`);
+    const level = current.json?.compatibilityLevel ?? current.json?.compatibility;
+    if (current.status < 300 && level === 'BACKWARD') return;
+    throw new RegistryError(`setting BACKWARD on ${subject}: HTTP ${cfg.status} ${JSON.stringify(cfg.json)} (now ${level ?? 'unknown'})`, cfg.status, false);
   }
 
   /** Would `schema` be accepted as the next version of `subject`? */

@@ -61,6 +61,7 @@ interface PartitionTask {
   floor: Map<string, bigint>;
   lock: Promise<unknown>;
   lastInputAt: number;
+  assignedAt: number;
   /** Per raw topic: highest event_ts seen and when input last arrived (wall clock). */
   inputs: Map<string, { high: number; lastInputAt: number }>;
   /** The partition's event-time watermark (null before any input). */
@@ -141,6 +142,7 @@ export class Processor {
       floor: new Map(),
       lock: Promise.resolve(),
       lastInputAt: this.clock(),
+      assignedAt: this.clock(),
       inputs: new Map(),
       watermark: null,
       closed: false,
@@ -283,14 +285,18 @@ export class Processor {
   }
 
   /**
-   * min over input topics of their highest event_ts, minus the allowed lateness. In live mode a
-   * topic idle for `afterMs` stops holding the watermark back.
+   * min over the raw topics of their highest event_ts, minus the allowed lateness. In live mode a
+   * topic idle for `afterMs` stops holding the watermark back; in replay only the end of input does.
    */
   private eventTimeWatermark(task: PartitionTask, now: number): number | null {
     const idle = this.opts.idleAdvance;
     let min: number | null = null;
-    for (const input of task.inputs.values()) {
-      if (idle && now - input.lastInputAt >= idle.afterMs) continue;
+    for (const topic of Object.values(this.opts.layout.raw)) {
+      const input = task.inputs.get(topic);
+      // A topic that has sent nothing yet holds the watermark back, unless it has been idle (live mode).
+      const lastSeen = input?.lastInputAt ?? task.assignedAt;
+      if (idle && now - lastSeen >= idle.afterMs) continue;
+      if (!input) return null;
       if (min === null || input.high < min) min = input.high;
     }
     return min === null ? null : min - this.allowedLatenessMs;

@@ -16,16 +16,17 @@ export function register(program: Command): void {
     .option('--rules <file>', 'rules YAML (default: the built-in rules)')
     .option('--lateness <duration>', 'allowed lateness of the event-time watermark (default: from the rules, e.g. 15m)')
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
-    .option('--now <iso>', 'freeze the wall clock at this instant (tests, what-if); default: the real clock')
+    .option('--now <iso>', 'start the processor clock at this instant (it then runs at wall-clock speed); tests, what-if. Default: the real clock')
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
     .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
     .action(async (o: { group?: string; rules?: string; lateness?: string; idleAfter: number; now?: string; partitions: number; metricsPort: number }) => {
       let clock: (() => number) | undefined;
       if (o.now) {
-        const fixed = Date.parse(o.now);
-        if (Number.isNaN(fixed)) return fail(`--now: not an ISO timestamp: ${o.now}`);
-        clock = () => fixed;
+        const start = Date.parse(o.now);
+        if (Number.isNaN(start)) return fail(`--now: not an ISO timestamp: ${o.now}`);
+        const offset = start - Date.now();
+        clock = () => Date.now() + offset;
       }
       const metrics = serveMetrics(o.metricsPort);
       try {
