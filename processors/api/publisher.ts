@@ -1,6 +1,6 @@
 import { encodeEnvelopeFramed } from '../codec/envelope-avro.ts';
 import { ENVELOPE_TYPE, schemaCatalog } from '../codec/schemas.ts';
-import { domainOf, type Envelope } from '../core/envelope.ts';
+import { domainOf, type Domain, type Envelope } from '../core/envelope.ts';
 import { KafkaEventSink } from '../kafka/kafkajs.ts';
 import type { EventSink, OutgoingRecord } from '../kafka/ports.ts';
 import type { SchemaRegistry } from '../kafka/registry.ts';
@@ -21,10 +21,12 @@ export class KafkaIntakePublisher implements EventPublisher {
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly sink: EventSink,
+    private readonly topicOf: (domain: Domain) => string = (d) => rawTopic(d),
   ) {}
 
+  /** The raw topics of the pipeline's layout (MASTERDEAL_TOPIC_PREFIX), as the processor reads them. */
   static fromPipeline(ctx: PipelineContext): KafkaIntakePublisher {
-    return new KafkaIntakePublisher(ctx.registry, new KafkaEventSink(ctx.kafka));
+    return new KafkaIntakePublisher(ctx.registry, new KafkaEventSink(ctx.kafka), (d) => ctx.layout.raw[d]);
   }
 
   private schemaId(topic: string): Promise<number> {
@@ -44,7 +46,7 @@ export class KafkaIntakePublisher implements EventPublisher {
       const domain = domainOf(env.event_type);
       // validateEnvelope accepted the type, so it has a domain; guard anyway rather than misroute.
       if (!domain) throw new Error(`no raw topic for event type ${env.event_type}`);
-      const topic = rawTopic(domain);
+      const topic = this.topicOf(domain);
       const value = encodeEnvelopeFramed(env, await this.schemaId(topic), this.catalog);
       records.push({ topic, key: env.master_deal_id, value, headers: { 'masterdeal.produced_at': Buffer.from(String(Date.now())), 'masterdeal.intake': Buffer.from('http') } });
       topics[topic] = (topics[topic] ?? 0) + 1;
