@@ -1,7 +1,7 @@
 import type {
   CanonicalEvent,
   GateView,
-  SlaBreached,
+  SlaUpdated,
   SlaView,
   Snapshot,
   TimelineEntry,
@@ -305,38 +305,63 @@ function terminalOf(rules: Rules, d: Derived): Mark | null {
   return best;
 }
 
-/** The watermark-independent view of one timer, from the final facts. */
-function slaView(rules: Rules, d: Derived, sla: Rule): SlaView {
+/**
+ * The watermark-independent state of one timer, from the final facts, written into a reusable
+ * record: this runs several times per event, so it allocates nothing.
+ */
+interface TimerEval {
+  started: boolean;
+  start: Mark | null;
+  stop: Mark | null;
+  deadline: number;
+  stoppedAt: number;
+  byTerminal: boolean;
+}
+
+const scratchA: TimerEval = { started: false, start: null, stop: null, deadline: 0, stoppedAt: 0, byTerminal: false };
+const scratchB: TimerEval = { started: false, start: null, stop: null, deadline: 0, stoppedAt: 0, byTerminal: false };
+
+function evalTimer(rules: Rules, d: Derived, sla: Rule, out: TimerEval): TimerEval {
   const start = timeOf(d.marks, sla.startFacts);
   const terminal = terminalOf(rules, d);
+  out.start = start;
+  out.stop = null;
+  out.byTerminal = false;
   // A terminated deal starts no new timers.
-  if (!start || (terminal && start.ts > terminal.ts)) {
+  out.started = start !== null && !(terminal && start.ts > terminal.ts);
+  if (!out.started || start === null) return out;
+  out.deadline = sla.calendar ? sla.calendar.add(start.ts, sla.targetMs) : start.ts + sla.targetMs;
+  let stop = timeOf(d.marks, sla.stopFacts);
+  if (terminal && (!stop || stop.ts > terminal.ts)) {
+    stop = terminal;
+    out.byTerminal = true;
+  }
+  out.stop = stop;
+  // A stop recorded before its start (clock skew between systems) counts as immediate.
+  if (stop) out.stoppedAt = Math.max(stop.ts, start.ts);
+  return out;
+}
+
+function slaView(rules: Rules, d: Derived, sla: Rule): SlaView {
+  const t = evalTimer(rules, d, sla, scratchA);
+  if (!t.started || !t.start) {
     return {
       started_at: null, stopped_at: null, duration_ms: null, target_ms: sla.targetMs, breached: false,
       status: 'not_started', deadline_at: null, start_event_id: null, stop_event_id: null, stopped_by_terminal: false,
     };
   }
-  let stop = timeOf(d.marks, sla.stopFacts);
-  let byTerminal = false;
-  if (terminal && (!stop || stop.ts > terminal.ts)) {
-    stop = terminal;
-    byTerminal = true;
-  }
-  const deadline = sla.calendar ? sla.calendar.add(start.ts, sla.targetMs) : start.ts + sla.targetMs;
-  if (!stop) {
+  if (!t.stop) {
     return {
-      started_at: start.ts, stopped_at: null, duration_ms: null, target_ms: sla.targetMs, breached: false,
-      status: 'open', deadline_at: deadline, start_event_id: start.id, stop_event_id: null, stopped_by_terminal: false,
+      started_at: t.start.ts, stopped_at: null, duration_ms: null, target_ms: sla.targetMs, breached: false,
+      status: 'open', deadline_at: t.deadline, start_event_id: t.start.id, stop_event_id: null, stopped_by_terminal: false,
     };
   }
-  // A stop recorded before its start (clock skew between systems) counts as immediate.
-  const stoppedAt = Math.max(stop.ts, start.ts);
-  const duration = sla.calendar ? sla.calendar.elapsed(start.ts, stoppedAt) : stoppedAt - start.ts;
-  const breached = stoppedAt > deadline;
+  const duration = sla.calendar ? sla.calendar.elapsed(t.start.ts, t.stoppedAt) : t.stoppedAt - t.start.ts;
+  const breached = t.stoppedAt > t.deadline;
   return {
-    started_at: start.ts, stopped_at: stoppedAt, duration_ms: duration, target_ms: sla.targetMs, breached,
-    status: breached ? 'breached' : 'met', deadline_at: deadline, start_event_id: start.id, stop_event_id: stop.id,
-    stopped_by_terminal: byTerminal,
+    started_at: t.start.ts, stopped_at: t.stoppedAt, duration_ms: duration, target_ms: sla.targetMs, breached,
+    status: breached ? 'breached' : 'met', deadline_at: t.deadline, start_event_id: t.start.id, stop_event_id: t.stop.id,
+    stopped_by_terminal: t.byTerminal,
   };
 }
 
@@ -349,27 +374,33 @@ function diffSlas(prev: DealState, next: DealState, rules: Rules, out: Canonical
   const deal = next.master_deal_id;
   for (const sla of rules.slas) {
     if (sameMarks(prev.derived.marks, next.derived.marks, sla.deps)) continue; // untouched timer
-    const a = slaView(rules, prev.derived, sla);
-    const b = slaView(rules, next.derived, sla);
-    if (a.start_event_id === b.start_event_id && a.stop_event_id === b.stop_event_id && a.stopped_at === b.stopped_at) continue;
+    const a = evalTimer(rules, prev.derived, sla, scratchB);
+    const aStartId = a.started ? (a.start as Mark).id : null;
+    const aStopId = a.started && a.stop ? a.stop.id : null;
+    const aStoppedAt = a.stoppedAt;
+    const b = evalTimer(rules, next.derived, sla, scratchA);
     // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
-    if (b.status === 'not_started') continue;
-    const stopMoved = b.stop_event_id !== null && b.stop_event_id !== a.stop_event_id;
-    const [ts, id] = stopMoved ? [b.stopped_at as number, b.stop_event_id as string] : [b.started_at as number, b.start_event_id as string];
+    if (!b.started || !b.start) continue;
+    const bStopId = b.stop ? b.stop.id : null;
+    // Compare ids, not objects: a re-derivation rebuilds equal marks.
+    if (aStartId === b.start.id && aStopId === bStopId && (bStopId === null || aStoppedAt === b.stoppedAt)) continue;
+    const stopMoved = bStopId !== null && bStopId !== aStopId;
+    const [ts, id] = stopMoved ? [b.stoppedAt, (b.stop as Mark).id] : [b.start.ts, b.start.id];
+    const v = slaView(rules, next.derived, sla);
     out.push({
       type: 'masterdeal.sla.updated',
-      event_id: `${deal}:sla:${sla.name}:${b.start_event_id ?? '-'}:${b.stop_event_id ?? '-'}`,
+      event_id: `${deal}:sla:${sla.name}:${v.start_event_id ?? '-'}:${v.stop_event_id ?? '-'}`,
       master_deal_id: deal,
       sla: sla.name,
-      status: b.status,
-      breached: b.breached,
+      status: v.status as SlaUpdated['status'],
+      breached: v.breached,
       event_ts: ts,
       cause_event_id: id,
-      started_at: b.started_at as number,
-      stopped_at: b.stopped_at,
-      duration_ms: b.duration_ms,
-      target_ms: b.target_ms,
-      deadline_at: b.deadline_at as number,
+      started_at: v.started_at as number,
+      stopped_at: v.stopped_at,
+      duration_ms: v.duration_ms,
+      target_ms: v.target_ms,
+      deadline_at: v.deadline_at as number,
     });
   }
 }
@@ -378,24 +409,25 @@ function diffSlas(prev: DealState, next: DealState, rules: Rules, out: Canonical
 function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[]): void {
   let nextDeadline: number | null = null;
   let breaches = next.breaches;
+  const wm = next.watermark;
   for (const sla of rules.slas) {
-    const v = withWatermark(slaView(rules, next.derived, sla), next.watermark);
-    if (v.status === 'open' && (nextDeadline === null || (v.deadline_at as number) < nextDeadline)) {
-      nextDeadline = v.deadline_at;
-    }
-    if (!v.breached || breaches.includes(sla.name)) continue;
+    const t = evalTimer(rules, next.derived, sla, scratchA);
+    if (!t.started || !t.start) continue;
+    const open = t.stop === null;
+    const breached = open ? wm !== null && wm > t.deadline : t.stoppedAt > t.deadline;
+    if (open && !breached && (nextDeadline === null || t.deadline < nextDeadline)) nextDeadline = t.deadline;
+    if (!breached || breaches.includes(sla.name)) continue;
     breaches = [...breaches, sla.name];
-    const breach: SlaBreached = {
+    out.push({
       type: 'masterdeal.sla.breached',
       event_id: `${next.master_deal_id}:sla.breached:${sla.name}`,
       master_deal_id: next.master_deal_id,
       sla: sla.name,
-      started_at: v.started_at as number,
-      deadline_at: v.deadline_at as number,
-      target_ms: v.target_ms,
-      stopped_at: v.stopped_at,
-    };
-    out.push(breach);
+      started_at: t.start.ts,
+      deadline_at: t.deadline,
+      target_ms: sla.targetMs,
+      stopped_at: open ? null : t.stoppedAt,
+    });
   }
   next.breaches = breaches;
   next.next_deadline = nextDeadline;

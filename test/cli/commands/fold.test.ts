@@ -29,7 +29,8 @@ function file(name: string, lines: string[]): string {
 const parse = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-describe('masterdeal fold', () => {
+// Each case spawns the CLI (tsx start-up ~1 s, more on a busy machine).
+describe('masterdeal fold', { timeout: 60_000 }, () => {
   it('given bad lines among good ones, then each bad line is reported with its number and reason, the rest is folded, exit 1', async () => {
     const good = workedExample().map(line);
     const brief = JSON.parse(good[1]);
