@@ -20,7 +20,7 @@
 {% macro incremental_since(column, this_column) -%}
     {{ column }} >= (
         select coalesce(max({{ this_column }}), toDateTime64(0, 3, 'UTC'))
-               - toIntervalMinute({{ var('incremental_lookback_minutes', 60) }})
+               - toIntervalMinute({{ var('incremental_lookback_minutes', 5) }})
         from {{ this }}
     )
 {%- endmacro %}

@@ -25,7 +25,7 @@ final as (
         toNullable(JSONExtractString(payload_json, 'industry'))      as industry,
         toNullable(JSONExtractString(payload_json, 'client_type'))   as client_type,
         toNullable(JSONExtractFloat(payload_json, 'budget_rub'))     as budget_rub,
-        {{ budget_segment('JSONExtractFloat(payload_json, \'budget_rub\')') }} as budget_segment,
+        toNullable({{ budget_segment('JSONExtractFloat(payload_json, \'budget_rub\')') }}) as budget_segment,
         toNullable(created_at)                                       as created_at
     from first_creation
 )
