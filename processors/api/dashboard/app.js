@@ -67,11 +67,14 @@ function renderKpis(o) {
   const b = o.bottleneck;
   $('kpi-bottleneck').textContent = b ? STAGE_LABELS[b.stage] || b.stage : '–';
   $('kpi-bottleneck-note').textContent = b ? `${pct(b.breach_rate)} of ${o.sla.find((s) => s.sla === b.sla)?.label ?? b.sla} breached · ${b.waiting} waiting` : 'no timers yet';
-  $('bottleneck-text').innerHTML = '';
+  $('bottleneck-text').replaceChildren();
   if (b) {
+    const s = o.sla.find((x) => x.sla === b.sla);
     const strong = document.createElement('strong');
-    strong.textContent = 'Bottleneck: ';
-    $('bottleneck-text').append(strong, document.createTextNode(b.text));
+    strong.textContent = `Bottleneck: ${STAGE_LABELS[b.stage] || b.stage}. `;
+    const p90 = s && s.p90_ms !== null ? `; p90 ${duration(s.p90_ms)} against a ${duration(s.target_ms)} target` : '';
+    const text = `${pct(b.breach_rate)} of ${s?.label ?? b.sla} timers breached (${s?.breached ?? '?'} of ${s?.started ?? '?'}${p90}); ${b.waiting} deals waiting there now.`;
+    $('bottleneck-text').append(strong, document.createTextNode(text));
   }
 }
 
@@ -170,16 +173,17 @@ function renderTrend(t) {
     chart.update();
     return;
   }
-  const line = (key, label, color, fill) => ({ key, label, data: series[key], borderColor: color, backgroundColor: fill ?? color, tension: 0.3, pointRadius: 0, borderWidth: 2, fill: Boolean(fill) });
+  // Counts per bucket as bars; breaches as a line on top, so sparse days read as they are.
+  const bar = (key, label, color) => ({ key, label, type: 'bar', data: series[key], backgroundColor: color, borderRadius: 2, order: 2, barPercentage: 1, categoryPercentage: 0.85 });
   state.charts.trend = new Chart($('trend-chart'), {
-    type: 'line',
+    type: 'bar',
     data: {
       labels,
       datasets: [
-        line('created', 'Created', '#2f6fde', 'rgba(47,111,222,.08)'),
-        line('closed', 'Closed', '#1f9d63'),
-        line('cancelled', 'Cancelled', '#8a94a3'),
-        line('breaches', 'SLA breaches', '#d6423a'),
+        bar('created', 'Created', '#2f6fde'),
+        bar('closed', 'Closed', '#1f9d63'),
+        bar('cancelled', 'Cancelled', '#a3acb9'),
+        { key: 'breaches', label: 'SLA breaches', type: 'line', data: series.breaches, borderColor: '#d6423a', backgroundColor: '#d6423a', borderWidth: 2, pointRadius: labels.length > 60 ? 0 : 2, tension: 0, order: 1 },
       ],
     },
     options: {
