@@ -95,7 +95,9 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   }
   const at = sortedIndex(state.seen, env.event_id);
   if (state.seen[at] === env.event_id) {
-    return watermarkMs == null ? { state, outputs: [] } : advanceWatermark(state, watermarkMs, rules);
+    // A duplicate changes nothing, unless the watermark it brings makes a deadline due.
+    const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
+    return due ? advanceWatermark(state, watermarkMs, rules) : { state, outputs: [] };
   }
   const seen = insertAt(state.seen, at, env.event_id);
 

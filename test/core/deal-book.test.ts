@@ -68,3 +68,12 @@ describe('DealBook watermark', () => {
     expect([...book.snapshots()].map((s) => s.master_deal_id)).toEqual(['MD-1', 'MD-2', 'MD-3']);
   });
 });
+
+describe('DealBook duplicates', () => {
+  it('given a duplicate that moves event time, then the deal is not reported as changed', () => {
+    const book = new DealBook(rules, { allowedLatenessMs: 0 });
+    book.apply(ev('a', 'crm.deal.created', T0));
+    book.apply(ev('b', 'crm.deal.created', T0 + HOUR, 'MD-2'));
+    expect(book.apply(ev('a', 'crm.deal.created', T0)).changed).toEqual([]);
+  });
+});
