@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive } from '../../processors/stack/process.ts';
 import type { ComponentStatus } from '../../processors/stack/component.ts';
 import * as stack from '../../processors/stack/stack.ts';
 
@@ -59,13 +61,35 @@ export async function startTestStack(): Promise<TestStack> {
   return (await dockerReachable()) ? startContainers() : startLocal();
 }
 
+/**
+ * Test runs share the local stack (fixed ports). Each run holds a lease file naming the
+ * components it started; the last run to leave stops everything test runs started, so one
+ * run's teardown never pulls the stack from under another one still running.
+ */
+function leaseDir(stateDir: string): string {
+  return join(stateDir, 'run', 'test-leases');
+}
+
+function liveLeases(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => /^\d+$/.test(f) && f !== String(process.pid) && isAlive(Number(f)));
+}
+
+function readNames(file: string): string[] {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as string[]) : [];
+}
+
 async function startLocal(): Promise<TestStack> {
   const ctx = stack.defaultContext((line) => process.stderr.write(`[stack] ${line}\n`));
   const components = await stack.loadComponents();
   const before = await stack.status(ctx, components);
   const wasHealthy = new Set(before.filter((s: ComponentStatus) => s.healthy).map((s) => s.name));
+  const leases = leaseDir(ctx.stateDir);
+  const myLease = join(leases, String(process.pid));
+  mkdirSync(leases, { recursive: true });
+  writeFileSync(myLease, '[]');
   await stack.up(ctx, components);
-  const startedHere = components.filter((c) => !wasHealthy.has(c.name));
+  writeFileSync(myLease, JSON.stringify(components.filter((c) => !wasHealthy.has(c.name)).map((c) => c.name)));
   const { kafkaHealthy, KAFKA_PORT } = await import('../../processors/stack/components/kafka.ts');
   const { registryUrl } = await import('../../processors/stack/components/registry.ts');
   if (!(await kafkaHealthy())) throw new Error(`kafka on localhost:${KAFKA_PORT} is not healthy after stack up`);
@@ -81,7 +105,17 @@ async function startLocal(): Promise<TestStack> {
       clickhousePassword: configured.clickhousePassword,
     },
     async stop() {
-      if (startedHere.length > 0) await stack.down(ctx, startedHere);
+      const pending = join(leases, 'started-by-tests.json');
+      const toStop = new Set([...readNames(myLease), ...readNames(pending)]);
+      rmSync(myLease, { force: true });
+      if (liveLeases(leases).length > 0) {
+        // Someone else is still testing: hand our components over to the last one out.
+        writeFileSync(pending, JSON.stringify([...toStop]));
+        return;
+      }
+      rmSync(pending, { force: true });
+      const started = components.filter((c) => toStop.has(c.name));
+      if (started.length > 0) await stack.down(ctx, started);
     },
   };
 }
