@@ -24,14 +24,6 @@ export function clickhouseReader(client: ClickHouseClient): SqlReader {
   };
 }
 
-/** Unavailable warehouse (connection refused, endpoint down): the API answers 503, not 500. */
-export class WarehouseUnavailable extends Error {
-  constructor(cause: unknown) {
-    super(`warehouse unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    this.name = 'WarehouseUnavailable';
-  }
-}
-
 /** Qualified table names; the database name is checked so it can be spliced into SQL safely. */
 export interface Tables {
   raw: string;
