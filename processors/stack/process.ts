@@ -92,7 +92,7 @@ export function tail(file: string, lines = 40): string {
     const len = Math.min(size, 64 * 1024);
     const buf = Buffer.alloc(len);
     readSyncAll(fd, buf, size - len);
-    return buf.toString('utf8').split('\n').slice(-lines - 1).join('\n');
+    return buf.toString('utf8').replace(/\n$/, '').split('\n').slice(-lines).join('\n');
   } finally {
     closeSync(fd);
   }
