@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { clickhouseClient } from '../clickhouse/client.ts';
 import { migrate } from '../clickhouse/migrate.ts';
-import { endOffsets, groupOffsets, offsetsForTime, setGroupOffsets } from '../kafka/kafkajs.ts';
+import { endOffsets, offsetsForTime, setGroupOffsets } from '../kafka/kafkajs.ts';
+import { endTargets, waitForGroup } from './progress.ts';
 import type { TopicPartitionOffset } from '../kafka/ports.ts';
 import { CANONICAL_KINDS, DOMAINS, topicPrefix } from '../kafka/topics.ts';
 import { log as rootLog } from '../shared/log.ts';
@@ -73,22 +74,6 @@ async function lowOffsets(kafka: Kafka, topic: string): Promise<Map<number, bigi
   }
 }
 
-/** Sum over partitions of committed - start, capped at the target; true when every partition is there. */
-async function progressOf(kafka: Kafka, groupId: string, starts: Map<string, bigint>, targets: Map<string, bigint>) {
-  const committed = await groupOffsets(kafka, groupId, [...new Set([...targets.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))))]);
-  const at = new Map(committed.map((o) => [`${o.topic}:${o.partition}`, BigInt(o.offset)]));
-  let done = 0n;
-  let complete = true;
-  for (const [key, target] of targets) {
-    const start = starts.get(key) ?? 0n;
-    const c = at.get(key) ?? -1n;
-    const pos = c < start ? start : c > target ? target : c;
-    done += pos - start;
-    if (pos < target) complete = false;
-  }
-  return { done: Number(done), complete };
-}
-
 export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const id = o.id ?? `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 6)}`;
   const namespace = `${topicPrefix()}.replay-${id}`;
@@ -124,12 +109,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     stops,
   );
   const poll = o.pollMs ?? 250;
-  for (;;) {
-    const p = await progressOf(ctx.kafka, groupId, starts, stops);
-    o.onProgress?.(p.done, total, 'process');
-    if (p.complete) break;
-    await new Promise((r) => setTimeout(r, poll));
-  }
+  await waitForGroup(ctx.kafka, groupId, stops, { starts, pollMs: poll, onProgress: (done) => o.onProgress?.(done, total, 'process') });
   // End of input: like `fold`, the watermark reaches the highest event_ts (or the given clock).
   const highest = processor.highestEventTs();
   const lateMs = processor.allowedLatenessMs;
@@ -147,24 +127,12 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     await rebuildWarehouse(ctx.endpoints);
     const sinkGroup = `${namespace}-sink`;
     const canonicalTopics = CANONICAL_KINDS.map((k) => ctx.layout.canonical[k]);
-    const sinkTargets = new Map(stops);
+    const sinkTargets = new Map([...stops, ...(await endTargets(ctx.kafka, canonicalTopics, true))]);
     const sinkStarts = new Map(starts);
-    for (const topic of canonicalTopics) {
-      for (const [p, end] of await endOffsets(ctx.kafka, topic)) {
-        // A transactional partition ends with a commit marker the consumer never commits past.
-        sinkTargets.set(`${topic}:${p}`, end > 0n ? end - 1n : 0n);
-        sinkStarts.set(`${topic}:${p}`, 0n);
-      }
-    }
+    for (const key of sinkTargets.keys()) if (!sinkStarts.has(key)) sinkStarts.set(key, 0n);
     await setGroupOffsets(ctx.kafka, sinkGroup, asOffsets(sinkStarts));
     const { sink, close } = await startSink({ namespace, groupId: sinkGroup, maxAgeMs: 500, stopAt: stops }, ctx);
-    const sinkTotal = Number([...sinkTargets].reduce((acc, [k, t]) => acc + (t - (sinkStarts.get(k) ?? 0n)), 0n));
-    for (;;) {
-      const p = await progressOf(ctx.kafka, sinkGroup, sinkStarts, sinkTargets);
-      o.onProgress?.(p.done, sinkTotal, 'rebuild');
-      if (p.complete) break;
-      await new Promise((r) => setTimeout(r, poll));
-    }
+    await waitForGroup(ctx.kafka, sinkGroup, sinkTargets, { starts: sinkStarts, pollMs: poll, onProgress: (done, total) => o.onProgress?.(done, total, 'rebuild') });
     await sink.stop();
     await close();
     rebuildSeconds = (Date.now() - t1) / 1000;

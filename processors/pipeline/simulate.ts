@@ -8,8 +8,8 @@ import * as m from './metrics.ts';
 
 /**
  * Produces envelopes to their domain's raw topic (key = master_deal_id, default partitioner),
- * Confluent-framed with the registered schema id, at a target rate; a seeded fraction is
- * replaced by malformed records of every kind.
+ * Confluent-framed with the registered schema id, at a target rate; for a seeded fraction of
+ * events an extra malformed record (every kind in turn at random) is sent before the valid one.
  */
 export interface SimulateOptions {
   layout: TopicLayout;
@@ -59,16 +59,15 @@ export async function simulate(events: Iterable<Envelope>, sink: EventSink, o: S
     const topic = o.layout.raw[domain];
     const id = o.schemaIds[topic];
     if (id === undefined) throw new Error(`no schema id registered for ${topic}`);
-    let value: Buffer;
+    const headers = { 'masterdeal.produced_at': Buffer.from(String(Date.now())) };
     if (o.badFraction && o.random() < o.badFraction) {
+      // An extra broken copy: the valid event is still sent, so nothing real is lost.
       const kind = MALFORMED_KINDS[Math.floor(o.random() * MALFORMED_KINDS.length)]!;
-      value = malformedValue(kind, env, id, catalog, o.random);
+      pending.push({ topic, key: env.master_deal_id, value: malformedValue(kind, env, id, catalog, o.random), headers });
       malformed[kind]++;
-    } else {
-      value = encodeEnvelopeFramed(env, id, catalog);
-      valid++;
     }
-    pending.push({ topic, key: env.master_deal_id, value, headers: { 'masterdeal.produced_at': Buffer.from(String(Date.now())) } });
+    pending.push({ topic, key: env.master_deal_id, value: encodeEnvelopeFramed(env, id, catalog), headers });
+    valid++;
     if (pending.length >= chunk) await flush();
   }
   await flush();

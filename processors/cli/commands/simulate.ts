@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .description('produce generated deal events to the raw topics (Confluent-framed Avro via the registry), optionally with malformed records')
     .requiredOption('--deals <n>', 'number of deals', num)
     .option('--rate <events/s>', 'target events per second (0 = as fast as possible)', num, 1_000)
-    .option('--bad-fraction <f>', 'fraction of records replaced by malformed ones (bad magic, unknown schema id, garbage Avro, invalid envelope)', num, 0)
+    .option('--bad-fraction <f>', 'per event, the chance of an extra malformed record (bad magic, unknown schema id, garbage Avro, invalid envelope)', num, 0)
     .option('--seed <s>', 'generator seed', '1')
     .option('--duplicates <f>', 'fraction of events sent twice', num, 0)
     .option('--late <f>', 'fraction of events delivered late', num, 0)

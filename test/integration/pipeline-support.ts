@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Kafka } from 'kafkajs';
+import { clickhouseClient } from '../../processors/clickhouse/client.ts';
+import { migrate } from '../../processors/clickhouse/migrate.ts';
+import { envelopeToJson } from '../../processors/codec/envelope-json.ts';
+import type { Envelope } from '../../processors/core/envelope.ts';
+import type { GenerateOptions } from '../../processors/generate/generator.ts';
+import { endOffsets } from '../../processors/kafka/kafkajs.ts';
+import type { ConsumedRecord } from '../../processors/kafka/ports.ts';
+import { generatedEnvelopes } from '../../processors/pipeline/traffic.ts';
+import { PROJECT_ROOT } from '../../processors/shared/config.ts';
+
+/** Shared plumbing of the pipeline integration tests (real Kafka, registry, ClickHouse endpoint). */
+const run = promisify(execFile);
+
+/** Own topic prefix and database per test, so tests never see each other's data. */
+export async function isolate(name: string): Promise<{ prefix: string; database: string; workDir: string }> {
+  const id = randomUUID().slice(0, 8);
+  const prefix = `it-${name}-${id}`;
+  const database = `it_${name.replace(/\W/g, '_')}_${id}`;
+  process.env.MASTERDEAL_TOPIC_PREFIX = prefix;
+  process.env.MASTERDEAL_CLICKHOUSE_DATABASE = database;
+  const client = clickhouseClient(undefined, { database: undefined });
+  try {
+    await migrate(client, { database });
+  } finally {
+    await client.close();
+  }
+  return { prefix, database, workDir: mkdtempSync(join(tmpdir(), `md-${name}-`)) };
+}
+
+export function generateToFile(options: GenerateOptions, path: string): Envelope[] {
+  const events = [...generatedEnvelopes(options)];
+  writeFileSync(path, events.map((e) => JSON.stringify(envelopeToJson(e))).join('\n') + '\n');
+  return events;
+}
+
+/** `masterdeal fold` as a user runs it; returns its output objects. */
+export async function fold(inPath: string, nowIso?: string): Promise<Record<string, any>[]> {
+  const args = ['scripts/masterdeal.mjs', 'fold', '--in', inPath, ...(nowIso ? ['--now', nowIso] : [])];
+  const { stdout } = await run('node', args, { cwd: PROJECT_ROOT, maxBuffer: 1 << 30 });
+  return stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+export async function query<T = Record<string, any>>(sql: string): Promise<T[]> {
+  const client = clickhouseClient();
+  try {
+    const rs = await client.query({ query: sql, format: 'JSONEachRow' });
+    return (await rs.json()) as T[];
+  } finally {
+    await client.close();
+  }
+}
+
+/** Latest snapshot per deal in the warehouse, parsed, without the `version` bookkeeping field. */
+export async function warehouseSnapshots(database: string): Promise<Map<string, Record<string, unknown>>> {
+  const rows = await query<{ master_deal_id: string; body: string }>(`SELECT master_deal_id, body FROM ${database}.deal_snapshots FINAL`);
+  return new Map(rows.map((r) => [r.master_deal_id, withoutVersion(JSON.parse(r.body))]));
+}
+
+export function foldSnapshots(lines: Record<string, any>[]): Map<string, Record<string, unknown>> {
+  return new Map(lines.filter((l) => l.type === 'masterdeal.snapshot').map((l) => [l.master_deal_id, withoutVersion(l)]));
+}
+
+/** Versions count state changes, which depend on how often the watermark moved, not on the result. */
+function withoutVersion(o: Record<string, unknown>): Record<string, unknown> {
+  const { version: _v, ...rest } = o;
+  return rest;
+}
+
+/** Every record of `topic` up to its current end (read_committed unless told otherwise). */
+export async function readTopic(kafka: Kafka, topic: string, readUncommitted = false): Promise<ConsumedRecord[]> {
+  const ends = await endOffsets(kafka, topic);
+  const pending = new Map([...ends].filter(([, e]) => e > 0n));
+  const out: ConsumedRecord[] = [];
+  if (pending.size === 0) return out;
+  const consumer = kafka.consumer({ groupId: `it-read-${randomUUID()}`, readUncommitted, maxWaitTimeInMs: 100 });
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    const { partition, lastOffset } = e.payload as { partition: number; lastOffset: string };
+    const end = pending.get(partition);
+    if (end !== undefined && BigInt(lastOffset) + 1n >= end) pending.delete(partition);
+    if (pending.size === 0) finish();
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        const headers: Record<string, Buffer> = {};
+        for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v : Buffer.from(String(v));
+        out.push({ topic, partition: batch.partition, offset: m.offset, timestamp: Number(m.timestamp), key: m.key, value: m.value, headers });
+      }
+    },
+  });
+  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`reading ${topic} timed out`)), 60_000))]);
+  await consumer.disconnect();
+  return out;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns true. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000, everyMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
