@@ -1,10 +1,10 @@
 /**
- * npm run bench:dbt — full `dbt build` on ~1,000,000 events (~43,000 deals), then an incremental
+ * npm run bench:dbt — full `dbt build` on ~1,000,000 events (~44,500 deals), then an incremental
  * build after 10,000 more events, against the ClickHouse endpoint of MASTERDEAL_CLICKHOUSE_URL
  * (start one with `masterdeal stack up` or `masterdeal clickhouse serve`). Uses its own databases
  * (masterdeal_bench, masterdeal_bench_marts) and prints wall times.
  *
- *   npm run bench:dbt [-- --deals 43000 --new-events 10000]
+ *   npm run bench:dbt [-- --deals 44500 --new-events 10000]
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { endpoints, PROJECT_ROOT } from '../processors/shared/config.ts';
 
 const exec = promisify(execFile);
 const { values: opts } = parseArgs({
-  options: { deals: { type: 'string', default: '43000' }, 'new-events': { type: 'string', default: '10000' }, seed: { type: 'string', default: '2026' } },
+  options: { deals: { type: 'string', default: '44500' }, 'new-events': { type: 'string', default: '10000' }, seed: { type: 'string', default: '2026' } },
 });
 const database = 'masterdeal_bench';
 const env: NodeJS.ProcessEnv = { ...process.env, MASTERDEAL_CLICKHOUSE_DATABASE: database, MASTERDEAL_DBT_SCHEMA: `${database}_marts`, MASTERDEAL_LOG_LEVEL: 'warn' };
