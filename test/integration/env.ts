@@ -70,9 +70,15 @@ function leaseDir(stateDir: string): string {
   return join(stateDir, 'run', 'test-leases');
 }
 
+/** Other test runs still holding a lease; leases of runs that died (no teardown) are removed. */
 function liveLeases(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => /^\d+$/.test(f) && f !== String(process.pid) && isAlive(Number(f)));
+  const live: string[] = [];
+  for (const f of readdirSync(dir).filter((name) => /^\d+$/.test(name) && name !== String(process.pid))) {
+    if (isAlive(Number(f))) live.push(f);
+    else rmSync(join(dir, f), { force: true });
+  }
+  return live;
 }
 
 function readNames(file: string): string[] {
@@ -87,6 +93,7 @@ async function startLocal(): Promise<TestStack> {
   const leases = leaseDir(ctx.stateDir);
   const myLease = join(leases, String(process.pid));
   mkdirSync(leases, { recursive: true });
+  liveLeases(leases);
   writeFileSync(myLease, '[]');
   await stack.up(ctx, components);
   writeFileSync(myLease, JSON.stringify(components.filter((c) => !wasHealthy.has(c.name)).map((c) => c.name)));
