@@ -23,33 +23,63 @@ export interface DealFilter {
 }
 
 const SLA_ARRAY = `[${SLA_NAMES.map((s) => `'${s}'`).join(', ')}]`;
+// Each snapshot body is parsed once into typed maps; per-gate / per-SLA lookups then cost nothing
+// (extracting field by field re-parses the JSON each time: 5x slower at 20k deals).
+const GATES_T = `'Map(String, Tuple(value Bool, event_ts Nullable(String)))'`;
+const SLA_T = `'Map(String, Tuple(started_at Nullable(String), stopped_at Nullable(String), deadline_at Nullable(String), duration_ms Nullable(Int64), target_ms Nullable(Int64), breached Bool))'`;
+const slaField = (sla: string, field: string) => `tupleElement(sla_map[${sla}], '${field}')`;
 const msToIso = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined || ms <= 0 ? null : new Date(ms).toISOString();
 
-/** One row per deal: the latest snapshot joined with its client attributes. */
-function dealsSql(t: Tables): string {
+/**
+ * One row per deal: the latest snapshot, joined with its client attributes only when a filter or
+ * the caller needs them (the join reads every deal.created payload; pipeline-wide figures skip it).
+ */
+function dealsSql(t: Tables, withAttributes = true): string {
+  const snapshots = `SELECT master_deal_id, stage, version, updated_at, body,
+           JSONExtract(body, 'gates', ${GATES_T}) AS gates_map, JSONExtract(body, 'sla', ${SLA_T}) AS sla_map
+    FROM ${t.snapshots} FINAL`;
+  const breachCount = `s.gates_map AS gates_map, s.sla_map AS sla_map,
+           arrayCount(v -> tupleElement(v, 'breached'), mapValues(s.sla_map)) AS breach_count`;
+  if (!withAttributes) {
+    return `
+    SELECT s.master_deal_id AS master_deal_id, s.stage AS stage, s.body AS body,
+           toUnixTimestamp64Milli(s.updated_at) AS updated_at_ms, ${breachCount}
+    FROM (${snapshots}) AS s`;
+  }
   return `
     SELECT s.master_deal_id AS master_deal_id, s.stage AS stage, s.version AS version,
            toUnixTimestamp64Milli(s.updated_at) AS updated_at_ms, s.body AS body,
-           if(a.p = '', 'unknown', JSONExtractString(a.p, 'industry')) AS industry,
-           if(a.p = '', 'unknown', JSONExtractString(a.p, 'client_type')) AS client_type,
-           JSONExtractString(a.p, 'client_name') AS client_name,
-           if(a.p = '' OR NOT JSONHas(a.p, 'budget_rub'), NULL, JSONExtractFloat(a.p, 'budget_rub')) AS budget_rub,
+           if(a.has_created, a.industry, 'unknown') AS industry,
+           if(a.has_created, a.client_type, 'unknown') AS client_type,
+           a.client_name AS client_name,
+           if(a.has_created AND a.has_budget, a.budget, NULL) AS budget_rub,
            ${budgetSegmentSql('budget_rub')} AS budget_segment,
            a.created_ms AS created_at_ms,
            a.cancelled_ms AS cancelled_at_ms,
-           arrayCount(x -> JSONExtractBool(s.body, 'sla', x, 'breached'), ${SLA_ARRAY}) AS breach_count
-    FROM (SELECT master_deal_id, stage, version, updated_at, body FROM ${t.snapshots} FINAL) AS s
+           ${breachCount}
+    FROM (${snapshots}) AS s
     LEFT JOIN (
-      SELECT master_deal_id,
-             argMinIf(payload, (event_ts, event_id), event_type = 'crm.deal.created') AS p,
-             toUnixTimestamp64Milli(minIf(event_ts, event_type = 'crm.deal.created')) AS created_ms,
-             toUnixTimestamp64Milli(minIf(event_ts, event_type = 'crm.deal.cancelled')) AS cancelled_ms
-      FROM ${t.raw} FINAL
-      WHERE event_type IN ('crm.deal.created', 'crm.deal.cancelled')
-      GROUP BY master_deal_id
+      SELECT master_deal_id, has_created, created_ms, cancelled_ms,
+             JSONExtractString(p, 'industry') AS industry,
+             JSONExtractString(p, 'client_type') AS client_type,
+             JSONExtractString(p, 'client_name') AS client_name,
+             JSONHas(p, 'budget_rub') AS has_budget,
+             JSONExtractFloat(p, 'budget_rub') AS budget
+      FROM (
+        SELECT master_deal_id,
+               countIf(event_type = 'crm.deal.created') > 0 AS has_created,
+               argMinIf(payload, (event_ts, event_id), event_type = 'crm.deal.created') AS p,
+               toUnixTimestamp64Milli(minIf(event_ts, event_type = 'crm.deal.created')) AS created_ms,
+               toUnixTimestamp64Milli(minIf(event_ts, event_type = 'crm.deal.cancelled')) AS cancelled_ms
+        FROM ${t.raw} FINAL
+        WHERE event_type IN ('crm.deal.created', 'crm.deal.cancelled')
+        GROUP BY master_deal_id
+      )
     ) AS a ON a.master_deal_id = s.master_deal_id`;
 }
+
+const needsAttributes = (f: DealFilter) => f.industry !== undefined || f.client_type !== undefined || f.budget_segment !== undefined;
 
 function whereClause(f: DealFilter): { sql: string; params: Record<string, unknown> } {
   const conds: string[] = [];
@@ -261,7 +291,7 @@ export interface Totals {
 }
 
 // Reached-stage predicates over the snapshot's gate values (SPEC §3 default rules).
-const g = (name: string) => `JSONExtractBool(body, 'gates', '${name}', 'value')`;
+const g = (name: string) => `tupleElement(gates_map['${name}'], 'value')`;
 const REACHED: Record<string, string> = {
   draft: '1',
   briefed: g('has_brief'),
@@ -276,7 +306,7 @@ const REACHED: Record<string, string> = {
 export async function stageCounts(db: SqlReader, t: Tables, filter: DealFilter): Promise<StageCount[]> {
   const w = whereClause(filter);
   const cols = STAGES.map((s, i) => `countIf(stage = '${s}') AS c${i}, countIf(${REACHED[s]}) AS r${i}`).join(', ');
-  const [row] = await db.rows<Record<string, number>>(`SELECT ${cols} FROM (${dealsSql(t)}) ${w.sql}`, w.params);
+  const [row] = await db.rows<Record<string, number>>(`SELECT ${cols} FROM (${dealsSql(t, needsAttributes(filter))}) ${w.sql}`, w.params);
   return STAGES.map((stage, i) => ({ stage, current: Number(row?.[`c${i}`] ?? 0), reached: Number(row?.[`r${i}`] ?? 0) }));
 }
 
@@ -286,7 +316,7 @@ export async function totals(db: SqlReader, t: Tables, filter: DealFilter): Prom
     `SELECT count() AS deals, countIf(stage NOT IN ('closed', 'cancelled')) AS open,
             countIf(stage = 'closed') AS closed, countIf(stage = 'cancelled') AS cancelled,
             countIf(breach_count > 0) AS breached_deals
-     FROM (${dealsSql(t)}) ${w.sql}`,
+     FROM (${dealsSql(t, needsAttributes(filter))}) ${w.sql}`,
     w.params,
   );
   return {
@@ -322,12 +352,12 @@ export async function slaStats(db: SqlReader, t: Tables, filter: DealFilter): Pr
             maxOrNull(sla_target_ms) AS target_ms
      FROM (
        SELECT sla,
-              JSONExtractString(body, 'sla', sla, 'started_at') != '' AS is_started,
-              JSONExtractString(body, 'sla', sla, 'stopped_at') != '' AS is_stopped,
-              JSONExtractBool(body, 'sla', sla, 'breached') AS is_breached,
-              JSONExtract(body, 'sla', sla, 'duration_ms', 'Nullable(Int64)') AS duration_ms,
-              JSONExtract(body, 'sla', sla, 'target_ms', 'Nullable(Int64)') AS sla_target_ms
-       FROM (SELECT body FROM (${dealsSql(t)}) ${w.sql})
+              isNotNull(${slaField('sla', 'started_at')}) AS is_started,
+              isNotNull(${slaField('sla', 'stopped_at')}) AS is_stopped,
+              ${slaField('sla', 'breached')} AS is_breached,
+              ${slaField('sla', 'duration_ms')} AS duration_ms,
+              ${slaField('sla', 'target_ms')} AS sla_target_ms
+       FROM (SELECT sla_map FROM (${dealsSql(t, needsAttributes(filter))}) ${w.sql})
        ARRAY JOIN ${SLA_ARRAY} AS sla
      )
      GROUP BY sla`,
@@ -378,18 +408,18 @@ export async function trend(
   const parse = (expr: string) => `toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(${expr}, 3, 'UTC'))`;
   const factsSql = `
     SELECT kind, ts_ms FROM (
-      SELECT master_deal_id, stage, body, created_at_ms, cancelled_at_ms FROM (${dealsSql(t)}) ${w.sql}
+      SELECT master_deal_id, stage, gates_map, sla_map, created_at_ms, cancelled_at_ms FROM (${dealsSql(t)}) ${w.sql}
     ) AS d
     ARRAY JOIN
       ['created', 'closed', 'cancelled', 'breach', 'breach', 'breach', 'breach', 'breach'] AS kind,
       [
         if(created_at_ms > 0, created_at_ms, NULL),
-        if(stage = 'closed', ${parse(`JSONExtractString(body, 'gates', 'closeout_completed', 'event_ts')`)}, NULL),
+        if(stage = 'closed', ${parse(`tupleElement(gates_map['closeout_completed'], 'event_ts')`)}, NULL),
         if(stage = 'cancelled' AND cancelled_at_ms > 0, cancelled_at_ms, NULL),
         ${SLA_NAMES.map(
-          (s) => `if(JSONExtractBool(body, 'sla', '${s}', 'breached'),
-                 coalesce(${parse(`JSONExtractString(body, 'sla', '${s}', 'deadline_at')`)},
-                          ${parse(`JSONExtractString(body, 'sla', '${s}', 'started_at')`)} + JSONExtractInt(body, 'sla', '${s}', 'target_ms')), NULL)`,
+          (n) => `if(${slaField(`'${n}'`, 'breached')},
+                 coalesce(${parse(slaField(`'${n}'`, 'deadline_at'))},
+                          ${parse(slaField(`'${n}'`, 'started_at'))} + ${slaField(`'${n}'`, 'target_ms')}), NULL)`,
         ).join(',\n        ')}
       ] AS ts_ms
     WHERE ts_ms IS NOT NULL`;
