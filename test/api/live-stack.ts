@@ -39,7 +39,17 @@ export async function startLiveApi(name: string, config: Partial<ApiConfig> = {}
   const client = clickhouseClient({ ...ep, clickhouseDatabase: 'default' });
   await migrate(client, { database: run });
   const ctx = pipelineContext(run, ep, run);
-  await createTopicsAndSchemas(ctx, 2);
+  // kafkajs' createTopics can answer UNKNOWN_TOPIC_OR_PARTITION while a new topic's leader is
+  // being elected; topic creation is idempotent, so try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createTopicsAndSchemas(ctx, 2);
+      break;
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await new Promise((r) => setTimeout(r, 1_000 * attempt));
+    }
+  }
   const publisher = KafkaIntakePublisher.fromPipeline(ctx);
   const apiKey = `it-key-${run}`;
   const app = await buildServer({

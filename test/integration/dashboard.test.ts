@@ -84,6 +84,9 @@ describe('United Stage Dashboard', () => {
     expect(await page.locator('#sla-table tbody tr').count()).toBe(5);
     expect(await page.textContent('#kpi-bottleneck')).not.toBe('–');
 
+    // Let Chart.js finish its update animation so the picture shows the final figures.
+    await page.waitForFunction(() => !['funnel-chart', 'trend-chart'].some((id) => (window as any).Chart.getChart(id)?.animating));
+    await page.waitForTimeout(500);
     mkdirSync(resolve(PROJECT_ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(consoleErrors).toEqual([]);
