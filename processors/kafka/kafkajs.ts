@@ -13,6 +13,7 @@ import {
 import { log } from '../shared/log.ts';
 import { coPartitioningAssigner } from './assignor.ts';
 import { ownedPartitions } from './copartition.ts';
+import { FencedError } from './ports.ts';
 import type {
   AssignmentListener,
   ConsumedRecord,
@@ -299,13 +300,6 @@ export class KafkaEventSink implements EventSink {
 
   async close(): Promise<void> {
     if (this.connected) await this.producer.disconnect();
-  }
-}
-
-/** The producer was fenced by a newer instance with the same transactionalId: stop using it. */
-export class FencedError extends Error {
-  constructor(transactionalId: string, cause: unknown) {
-    super(`producer ${transactionalId} was fenced by a newer instance`, { cause });
   }
 }
 

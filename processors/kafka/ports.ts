@@ -72,3 +72,10 @@ export interface TransactionalSink {
   commit(records: OutgoingRecord[], consumed: { groupId: string; offsets: TopicPartitionOffset[] } | null): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The producer was fenced by a newer instance with the same transactionalId: the partition moved on. */
+export class FencedError extends Error {
+  constructor(transactionalId: string, cause: unknown) {
+    super(`producer ${transactionalId} was fenced by a newer instance`, { cause });
+  }
+}

@@ -1,5 +1,6 @@
 import { DealBook, type CanonicalOutput, type Rules } from '../core/index.ts';
 import type { DealState } from '../core/index.ts';
+import { FencedError } from '../kafka/ports.ts';
 import type {
   BatchContext,
   ConsumedRecord,
@@ -211,7 +212,34 @@ export class Processor {
       const out: OutgoingRecord[] = [];
       const changed = new Set<string>();
       const now = this.clock();
-      for (const d of await decodeAll(records, this.ports.decode)) {
+      // Decoding may throw (registry down) before anything changed: the batch is simply retried.
+      const decoded = await decodeAll(records, this.ports.decode);
+      try {
+        await this.applyAndCommit(task, batch, records, decoded, out, changed, now);
+      } catch (err) {
+        // The book already holds this batch but the transaction did not commit: rebuild the
+        // partition from the changelog so memory matches what Kafka holds, then retry the batch.
+        if (err instanceof FencedError) {
+          // Another member owns this partition now; re-opening would fence it back.
+          task.closed = true;
+          this.log.warn({ partition: task.partition }, 'fenced by a newer owner: dropping the partition');
+        } else this.reload(task);
+        throw err;
+      }
+    });
+  }
+
+  private async applyAndCommit(
+    task: PartitionTask,
+    batch: RecordBatch,
+    records: ConsumedRecord[],
+    decoded: Awaited<ReturnType<typeof decodeAll>>,
+    out: OutgoingRecord[],
+    changed: Set<string>,
+    now: number,
+  ): Promise<void> {
+    {
+      for (const d of decoded) {
         if (!d.ok) {
           out.push(buildDeadLetter(d.record, d.failure, this.opts.layout.deadLetter, now));
           m.deadLetters.inc({ reason: d.failure.reason, topic: batch.topic });
@@ -250,7 +278,15 @@ export class Processor {
         { role: 'processor', topic: batch.topic, partition: String(batch.partition) },
         Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
       );
-    });
+    }
+  }
+
+  private reload(task: PartitionTask): void {
+    if (this.tasks.get(task.partition) !== task) return;
+    this.log.warn({ partition: task.partition }, 'transaction failed: reloading partition state from the changelog');
+    task.closed = true;
+    void task.sink.close();
+    this.tasks.set(task.partition, this.open(task.partition));
   }
 
   /**

@@ -37,6 +37,8 @@ export async function startProcessor(
     coPartitioned: true,
     fromBeginning: o.fromBeginning ?? true,
     partitionsConsumedConcurrently: o.concurrency ?? 3,
+    // A crashed member's partitions move after this long (fencing makes the handover safe).
+    sessionTimeout: 10_000,
   });
   const idleAfter = o.idleAfterMs ?? 5_000;
   const processor = new Processor(processorPorts(ctx, source, schemas, groupId, o.txnPrefix ?? `${ctx.layout.namespace}-processor`), {

@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { clickhouseClient } from '../../processors/clickhouse/client.ts';
@@ -14,13 +15,20 @@ import { endOffsets } from '../../processors/kafka/kafkajs.ts';
 import type { ConsumedRecord } from '../../processors/kafka/ports.ts';
 import { generatedEnvelopes } from '../../processors/pipeline/traffic.ts';
 import { PROJECT_ROOT } from '../../processors/shared/config.ts';
+import type { CanonicalType } from '../../processors/codec/schemas.ts';
+import { canonicalDecoder, type PipelineContext } from '../../processors/pipeline/wiring.ts';
 
 /** Shared plumbing of the pipeline integration tests (real Kafka, registry, ClickHouse endpoint). */
 const run = promisify(execFile);
 
-/** Own topic prefix and database per test, so tests never see each other's data. */
-export async function isolate(name: string): Promise<{ prefix: string; database: string; workDir: string }> {
+/**
+ * Own topic prefix, database and ClickHouse endpoint per test, so tests never see each other's
+ * data. Call `ownClickHouse` first when the test needs to stop the endpoint itself.
+ */
+export async function isolate(name: string, opts: { clickhouse?: boolean } = {}): Promise<{ prefix: string; database: string; workDir: string; clickhouse?: Awaited<ReturnType<typeof ownClickHouse>> }> {
   const id = randomUUID().slice(0, 8);
+  const workDir = mkdtempSync(join(tmpdir(), `md-${name}-`));
+  const clickhouse = opts.clickhouse === false ? undefined : await ownClickHouse(join(workDir, 'clickhouse'));
   const prefix = `it-${name}-${id}`;
   const database = `it_${name.replace(/\W/g, '_')}_${id}`;
   process.env.MASTERDEAL_TOPIC_PREFIX = prefix;
@@ -31,7 +39,7 @@ export async function isolate(name: string): Promise<{ prefix: string; database:
   } finally {
     await client.close();
   }
-  return { prefix, database, workDir: mkdtempSync(join(tmpdir(), `md-${name}-`)) };
+  return { prefix, database, workDir, clickhouse };
 }
 
 export function generateToFile(options: GenerateOptions, path: string): Envelope[] {
@@ -113,4 +121,61 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** A pipeline role as its own OS process (`masterdeal run ...`), so a test can SIGKILL it. */
+export function spawnRole(args: string[], logPath: string, env: Record<string, string> = {}) {
+  const out = openSync(logPath, 'a');
+  const child = spawn('node', ['scripts/masterdeal.mjs', ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', out, out],
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, exited };
+}
+
+/** Canonical records of one topic decoded to their JSON form (read_committed). */
+export async function canonicalRecords(kafka: Kafka, topic: string, type: CanonicalType, ctx: PipelineContext) {
+  const decode = canonicalDecoder(ctx);
+  const out: Record<string, unknown>[] = [];
+  for (const r of await readTopic(kafka, topic)) if (r.value) out.push(await decode(type, r.value));
+  return out;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A ClickHouse endpoint of this test's own (`masterdeal clickhouse serve` on a free port and its
+ * own data directory): other test runs may stop the shared one, and a test may stop this one.
+ */
+export async function ownClickHouse(dataDir: string, port?: number) {
+  const p = port ?? (await freePort());
+  const url = `http://127.0.0.1:${p}`;
+  const role = spawnRole(['clickhouse', 'serve', '--port', String(p), '--data-dir', dataDir], `${dataDir}.log`);
+  await until(`ClickHouse endpoint on ${url}`, async () => {
+    try {
+      return (await fetch(`${url}/ping`)).ok;
+    } catch {
+      return false;
+    }
+  }, 60_000, 250);
+  process.env.MASTERDEAL_CLICKHOUSE_URL = url;
+  return {
+    url,
+    port: p,
+    async stop() {
+      role.child.kill('SIGTERM');
+      await role.exited;
+    },
+  };
 }

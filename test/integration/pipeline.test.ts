@@ -15,14 +15,16 @@ import { fold, foldSnapshots, generateToFile, isolate, query, readTopic, until, 
  * canonical topics → ClickHouse sink, compared with `masterdeal fold` on the same events.
  */
 const DAY = 86_400_000;
-const stops: Array<() => Promise<void>> = [];
+const stops: Array<() => Promise<unknown>> = [];
+const cleanups = stops;
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
 });
 
 describe('live pipeline', () => {
   it('given generated deals with duplicates and malformed records, the warehouse snapshots equal `masterdeal fold` and every bad record is dead-lettered with its reason', async () => {
-    const { database, workDir } = await isolate('e2e');
+    const { database, workDir, clickhouse } = await isolate('e2e');
+    cleanups.push(async () => clickhouse?.stop());
     const file = join(workDir, 'events.ndjson');
     const events = generateToFile({ deals: 120, seed: 21, duplicates: 0.05, shuffleWindow: 64 }, file);
     const ctx = pipelineContext();
