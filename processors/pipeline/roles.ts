@@ -1,3 +1,4 @@
+import { ClickHouseLogLevel } from '@clickhouse/client';
 import { clickhouseClient } from '../clickhouse/client.ts';
 import { loadDefaultRules, loadRulesFile, parseDuration } from '../core/index.ts';
 import { KafkaEventSource } from '../kafka/kafkajs.ts';
@@ -66,7 +67,8 @@ export interface SinkRoleOptions {
 
 export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = pipelineContext(o.namespace)) {
   await createTopicsAndSchemas(ctx, o.partitions ?? 6);
-  const client = clickhouseClient(ctx.endpoints, { request_timeout: 30_000 });
+  // The sink logs failed inserts itself (with attempt and backoff); the client's own error log is noise.
+  const client = clickhouseClient(ctx.endpoints, { request_timeout: 30_000, log: { level: ClickHouseLogLevel.OFF } });
   const database = ctx.endpoints.clickhouseDatabase;
   const groupId = o.groupId ?? `${ctx.layout.namespace}-sink`;
   const source = new KafkaEventSource(ctx.kafka, {
