@@ -47,6 +47,8 @@ export interface ProcessorOptions {
   clock?: () => number;
   /** Replay: per `topic:partition`, the first offset NOT to process (records from there on are left alone). */
   stopAt?: Map<string, bigint>;
+  /** Replay: per `topic:partition`, the first offset to process when the group has no committed offset. */
+  startAt?: Map<string, bigint>;
 }
 
 /** Changelog key that holds the partition's watermark (deal ids never start with NUL). */
@@ -173,6 +175,9 @@ export class Processor {
     if (watermark !== null) {
       task.watermark = watermark;
       task.book.advanceTo(watermark);
+    }
+    for (const [key, start] of this.opts.startAt ?? []) {
+      if (key.endsWith(`:${task.partition}`)) task.floor.set(key.slice(0, key.lastIndexOf(':')), start);
     }
     for (const o of await this.ports.committedOffsets(task.partition)) {
       if (Number(o.offset) >= 0) task.floor.set(o.topic, BigInt(o.offset));

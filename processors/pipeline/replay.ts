@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { clickhouseClient } from '../clickhouse/client.ts';
 import { migrate } from '../clickhouse/migrate.ts';
-import { endOffsets, offsetsForTime, setGroupOffsets } from '../kafka/kafkajs.ts';
+import { endOffsets, offsetsForTime } from '../kafka/kafkajs.ts';
 import { endTargets, waitForGroup } from './progress.ts';
-import type { TopicPartitionOffset } from '../kafka/ports.ts';
 import { CANONICAL_KINDS, DOMAINS, topicPrefix } from '../kafka/topics.ts';
 import { log as rootLog } from '../shared/log.ts';
 import { startProcessor, startSink } from './roles.ts';
@@ -78,6 +77,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const id = o.id ?? `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 6)}`;
   const namespace = `${topicPrefix()}.replay-${id}`;
   const log = rootLog.child({ role: 'replay', namespace });
+  const tStart = Date.now();
   const ctx = pipelineContext(namespace, undefined, `masterdeal-replay-${id}`);
   const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);
 
@@ -96,17 +96,16 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
     }
   }
   const total = Number([...stops].reduce((acc, [k, t]) => acc + (t - starts.get(k)!), 0n));
-  const asOffsets = (m: Map<string, bigint>): TopicPartitionOffset[] =>
-    [...m].map(([k, v]) => ({ topic: k.slice(0, k.lastIndexOf(':')), partition: Number(k.slice(k.lastIndexOf(':') + 1)), offset: String(v) }));
-
+  // The fresh group reads from the beginning and skips what lies before `starts` (kafkajs'
+  // admin.setOffsets joins the group once per topic, which costs seconds each).
   const groupId = `${namespace}-processor`;
-  await setGroupOffsets(ctx.kafka, groupId, asOffsets(starts));
-  log.info({ total, groupId }, 'replay: processing raw topics');
+  log.info({ total, groupId, ms: Date.now() - tStart }, 'replay: processing raw topics');
   const t0 = Date.now();
   const { processor } = await startProcessor(
     { namespace, groupId, txnPrefix: `${namespace}-processor`, idleAfterMs: 0, lateness: o.lateness, rulesFile: o.rulesFile, fromBeginning: true, concurrency: 3 },
     ctx,
     stops,
+    starts,
   );
   const poll = o.pollMs ?? 250;
   await waitForGroup(ctx.kafka, groupId, stops, { starts, pollMs: poll, onProgress: (done) => o.onProgress?.(done, total, 'process') });
@@ -125,13 +124,14 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   if (o.rebuild) {
     const t1 = Date.now();
     await rebuildWarehouse(ctx.endpoints);
+    log.info({ ms: Date.now() - t1 }, 'replay: warehouse migrated and emptied');
     const sinkGroup = `${namespace}-sink`;
     const canonicalTopics = CANONICAL_KINDS.map((k) => ctx.layout.canonical[k]);
     const sinkTargets = new Map([...stops, ...(await endTargets(ctx.kafka, canonicalTopics, true))]);
     const sinkStarts = new Map(starts);
     for (const key of sinkTargets.keys()) if (!sinkStarts.has(key)) sinkStarts.set(key, 0n);
-    await setGroupOffsets(ctx.kafka, sinkGroup, asOffsets(sinkStarts));
-    const { sink, close } = await startSink({ namespace, groupId: sinkGroup, maxAgeMs: 500, stopAt: stops }, ctx);
+    const { sink, close } = await startSink({ namespace, groupId: sinkGroup, maxAgeMs: 500, stopAt: stops, startAt: starts }, ctx);
+    log.info({ ms: Date.now() - t1 }, 'replay: sink started');
     await waitForGroup(ctx.kafka, sinkGroup, sinkTargets, { starts: sinkStarts, pollMs: poll, onProgress: (done, total) => o.onProgress?.(done, total, 'rebuild') });
     await sink.stop();
     await close();

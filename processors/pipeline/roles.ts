@@ -27,6 +27,7 @@ export async function startProcessor(
   o: ProcessorRoleOptions = {},
   ctx: PipelineContext = pipelineContext(o.namespace),
   stopAt?: Map<string, bigint>,
+  startAt?: Map<string, bigint>,
 ) {
   const { schemas } = await createTopicsAndSchemas(ctx, o.partitions ?? 6);
   const rules = o.rulesFile ? loadRulesFile(o.rulesFile) : loadDefaultRules();
@@ -50,6 +51,7 @@ export async function startProcessor(
     idleAdvance: idleAfter > 0 ? { afterMs: idleAfter, everyMs: Math.min(1_000, idleAfter) } : false,
     clock: o.clock,
     stopAt,
+    startAt,
   });
   const running = processor.run();
   return { processor, running, ctx };
@@ -63,6 +65,8 @@ export interface SinkRoleOptions {
   partitions?: number;
   /** Replay: per `topic:partition`, the first offset not to load. */
   stopAt?: Map<string, bigint>;
+  /** Replay: per `topic:partition`, the first offset to load. */
+  startAt?: Map<string, bigint>;
 }
 
 export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = pipelineContext(o.namespace)) {
@@ -92,7 +96,7 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
       decodeEnvelope: envelopeDecoder(ctx),
       decodeCanonical: canonicalDecoder(ctx),
     },
-    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, stopAt: o.stopAt },
+    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, stopAt: o.stopAt, startAt: o.startAt },
   );
   const running = sink.run();
   return { sink, running, ctx, close: () => client.close() };

@@ -31,6 +31,8 @@ export interface SinkOptions {
   retry?: { initialMs: number; maxMs: number };
   clock?: () => number;
   stopAt?: Map<string, bigint>;
+  /** Replay: records below these offsets are skipped (the group starts from the beginning). */
+  startAt?: Map<string, bigint>;
 }
 
 export interface SinkStats {
@@ -91,9 +93,11 @@ export class ClickHouseSink {
     const kind = this.kindOf.get(batch.topic);
     if (!kind || batch.records.length === 0) return;
     const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
+    const start = this.opts.startAt?.get(`${batch.topic}:${batch.partition}`);
     const rows: Row[] = [];
     for (const r of batch.records) {
       if (stop !== undefined && BigInt(r.offset) >= stop) continue;
+      if (start !== undefined && BigInt(r.offset) < start) continue;
       if (kind === 'raw') {
         const d = await decodeRecord(r, this.ports.decodeEnvelope);
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.
