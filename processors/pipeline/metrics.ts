@@ -73,6 +73,14 @@ export const insertSeconds = new client.Histogram({
   registers: [registry],
 });
 
+export const eventToClickHouse = new client.Histogram({
+  name: 'masterdeal_event_to_clickhouse_seconds',
+  help: 'From producing a raw event to ClickHouse acknowledging a row derived from it, by path (raw: the envelope itself; canonical: outputs of the processor)',
+  labelNames: ['path'] as const,
+  buckets: [0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 120, 300],
+  registers: [registry],
+});
+
 export const insertRetries = new client.Counter({
   name: 'masterdeal_clickhouse_insert_retries_total',
   help: 'ClickHouse insert attempts that failed and were retried',

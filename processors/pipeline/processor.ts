@@ -54,6 +54,8 @@ export interface ProcessorOptions {
 /** Changelog key that holds the partition's watermark (deal ids never start with NUL). */
 export const WATERMARK_KEY = '\u0000watermark';
 const VERSION_HEADER = 'masterdeal.version';
+/** Kafka timestamp of the (earliest) raw record behind a canonical record: lets the sink measure event → ClickHouse latency. */
+export const INPUT_TS_HEADER = 'masterdeal.input_ts';
 
 interface PartitionTask {
   partition: number;
@@ -270,13 +272,13 @@ export class Processor {
         else if (env.event_ts > input.high) input.high = env.event_ts;
         const step = task.book.apply(env);
         this.stats.applied++;
-        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition));
+        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition, d.record.timestamp));
         for (const id of step.changed) changed.add(id);
       }
       const input = task.inputs.get(batch.topic);
       if (input) input.lastInputAt = now;
       this.moveWatermark(task, this.eventTimeWatermark(task, now), out, changed);
-      this.stateRecords(task, changed, out);
+      this.stateRecords(task, changed, out, records[0]!.timestamp);
       const last = records[records.length - 1]!;
       await this.commit(task, out, [{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }]);
       m.consumerLag.set(
@@ -378,16 +380,18 @@ export class Processor {
     }
   }
 
-  private outputRecord(o: CanonicalOutput, partition: number): OutgoingRecord {
+  /** `inputTs`: when the raw record that caused the output was produced (end-to-end latency). */
+  private outputRecord(o: CanonicalOutput, partition: number, inputTs?: number): OutgoingRecord {
     const kind = canonicalKindOf(o.type);
     if (!kind) throw new Error(`no topic for canonical output ${o.type}`);
     if (o.type === 'masterdeal.sla.breached') m.breaches.inc({ sla: o.sla });
     this.stats.outputs++;
-    return { topic: this.opts.layout.canonical[kind], partition, key: o.master_deal_id, value: this.ports.encode(o) };
+    const headers = inputTs === undefined ? undefined : { [INPUT_TS_HEADER]: Buffer.from(String(inputTs)) };
+    return { topic: this.opts.layout.canonical[kind], partition, key: o.master_deal_id, value: this.ports.encode(o), headers };
   }
 
   /** Changelog entries and a fresh snapshot for every changed deal, plus the partition watermark. */
-  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[]): void {
+  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[], inputTs?: number): void {
     const { changelog, canonical } = this.opts.layout;
     for (const id of changed) {
       const state = task.book.get(id);
@@ -400,7 +404,10 @@ export class Processor {
           partition: task.partition,
           key: id,
           value: this.ports.encode(snap),
-          headers: { [VERSION_HEADER]: Buffer.from(String(snap.version)) },
+          headers: {
+            [VERSION_HEADER]: Buffer.from(String(snap.version)),
+            ...(inputTs === undefined ? {} : { [INPUT_TS_HEADER]: Buffer.from(String(inputTs)) }),
+          },
         });
         this.stats.outputs++;
       }

@@ -6,6 +6,7 @@ import { log as rootLog } from '../shared/log.ts';
 import { RowBatcher, type Flush } from './batcher.ts';
 import { decodeRecord, type EnvelopeDecoder } from './decode.ts';
 import * as m from './metrics.ts';
+import { INPUT_TS_HEADER } from './processor.ts';
 import { canonicalEventRow, rawEventRow, snapshotRow, TABLES } from './warehouse-rows.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface SinkOptions {
   retry?: { initialMs: number; maxMs: number };
   clock?: () => number;
   stopAt?: Map<string, bigint>;
+  /** Called after each acknowledged flush with latencies (ms) from raw produce to ClickHouse, per path. */
+  onLatency?: (path: 'raw' | 'canonical', ms: number[]) => void;
   /** Replay: records below these offsets are skipped (the group starts from the beginning). */
   startAt?: Map<string, bigint>;
 }
@@ -54,6 +57,8 @@ export class ClickHouseSink {
   private readonly clock: () => number;
   private readonly log = rootLog.child({ role: 'sink' });
   private lock: Promise<unknown> = Promise.resolve();
+  /** Produce times of the raw records behind the buffered rows, by path. */
+  private sourceTs: { raw: number[]; canonical: number[] } = { raw: [], canonical: [] };
   private timer?: NodeJS.Timeout;
   private stopping = false;
   readonly stats: SinkStats = { consumed: 0, inserted: {}, skippedInvalid: 0, flushes: 0, retries: 0 };
@@ -101,9 +106,13 @@ export class ClickHouseSink {
       if (kind === 'raw') {
         const d = await decodeRecord(r, this.ports.decodeEnvelope);
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.
-        if (d.ok) rows.push(rawEventRow(d.envelope, r));
-        else this.stats.skippedInvalid++;
+        if (d.ok) {
+          rows.push(rawEventRow(d.envelope, r));
+          this.sourceTs.raw.push(r.timestamp);
+        } else this.stats.skippedInvalid++;
       } else if (r.value) {
+        const inputTs = r.headers[INPUT_TS_HEADER];
+        if (inputTs) this.sourceTs.canonical.push(Number(inputTs.toString()));
         const body = await this.ports.decodeCanonical(kind, r.value);
         rows.push(kind === 'masterdeal.snapshot' ? snapshotRow(body, r) : canonicalEventRow(body, r));
       }
@@ -128,7 +137,15 @@ export class ClickHouseSink {
   private async flush(ctx?: BatchContext): Promise<void> {
     if (this.batcher.isEmpty) return;
     const flush: Flush<Row> = this.batcher.take();
+    const sourceTs = this.sourceTs;
+    this.sourceTs = { raw: [], canonical: [] };
     for (const b of flush.batches) await this.insertWithRetry(b.table, b.rows, b.token, ctx);
+    const acked = Date.now();
+    for (const path of ['raw', 'canonical'] as const) {
+      const ms = sourceTs[path].map((t) => acked - t);
+      for (const v of ms) m.eventToClickHouse.observe({ path }, v / 1000);
+      if (ms.length > 0) this.opts.onLatency?.(path, ms);
+    }
     try {
       await this.ports.source.commitOffsets(flush.commit);
     } catch (err) {

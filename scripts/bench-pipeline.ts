@@ -1,0 +1,219 @@
+/**
+ * `npm run bench:pipeline`: the live pipeline on the local stack (Kafka, registry; a ClickHouse
+ * endpoint of its own), each role as its own process, like a deployment.
+ *
+ *   1. produce N generated events to the raw topics (simulate, as fast as possible);
+ *   2. ceiling: a bare kafkajs consumer reads the same raw topics (no work);
+ *   3. sustained throughput: processor (Kafka transactions) + ClickHouse sink catch up on the N events;
+ *   4. latency: traffic at R events/s for S seconds through the caught-up pipeline; p50/p99 of
+ *      raw-event produce -> ClickHouse ack of the rows derived from it (sink histogram);
+ *   5. replay of everything in the raw topics (`masterdeal replay --from earliest`).
+ *
+ * Sizes: BENCH_EVENTS (1000000), BENCH_RATE (5000), BENCH_LATENCY_SECONDS (30), BENCH_PARTITIONS (6).
+ * Figures are printed as they come and as one JSON line at the end. Nothing is asserted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clickhouseClient } from '../processors/clickhouse/client.ts';
+import { migrate } from '../processors/clickhouse/migrate.ts';
+import type { Envelope } from '../processors/core/envelope.ts';
+import { KafkaEventSink } from '../processors/kafka/kafkajs.ts';
+import { CANONICAL_KINDS, DOMAINS } from '../processors/kafka/topics.ts';
+import { endTargets, waitForGroup } from '../processors/pipeline/progress.ts';
+import { simulate } from '../processors/pipeline/simulate.ts';
+import { generatedEnvelopes } from '../processors/pipeline/traffic.ts';
+import { createTopicsAndSchemas, pipelineContext } from '../processors/pipeline/wiring.ts';
+import { PROJECT_ROOT } from '../processors/shared/config.ts';
+
+const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const RATE = Number(process.env.BENCH_RATE ?? 5_000);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
+const EVENTS_PER_DEAL = 23; // the generator's average, to size the deal count
+
+const id = randomUUID().slice(0, 6);
+process.env.MASTERDEAL_TOPIC_PREFIX = `bench-${id}`;
+process.env.MASTERDEAL_CLICKHOUSE_DATABASE = `bench_${id}`;
+const work = mkdtempSync(join(tmpdir(), 'md-bench-'));
+const children: ChildProcess[] = [];
+const results: Record<string, unknown> = { events: N, partitions: PARTITIONS, cores: (await import('node:os')).cpus().length };
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+
+function role(args: string[], name: string): ChildProcess {
+  const out = openSync(join(work, `${name}.log`), 'a');
+  const child = spawn('node', ['scripts/masterdeal.mjs', ...args], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', out, out] });
+  children.push(child);
+  return child;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function* firstN(n: number, seed: number, startDeal = 0): Generator<Envelope> {
+  let i = 0;
+  for (const e of generatedEnvelopes({ deals: Math.ceil(n / EVENTS_PER_DEAL) + 10, seed, shuffleWindow: 64 })) {
+    if (i++ >= n) return;
+    yield startDeal ? { ...e, master_deal_id: `${e.master_deal_id}-${startDeal}` } : e;
+  }
+}
+
+/** histogram_quantile over the delta of two scrapes of the sink's latency histogram. */
+async function scrapeBuckets(port: number, path: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out = new Map<number, number>();
+  const re = new RegExp(`^masterdeal_event_to_clickhouse_seconds_bucket\\{le="([^"]+)",path="${path}"\\} (\\d+)`, 'gm');
+  for (const m of text.matchAll(re)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  return out;
+}
+
+function quantile(q: number, before: Map<number, number>, after: Map<number, number>): number | null {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const counts = les.map((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total === 0) return null;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (let i = 0; i < les.length; i++) {
+    if (counts[i]! >= rank) {
+      const le = les[i]!;
+      if (!Number.isFinite(le)) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, counts[i]! - prevCount);
+    }
+    prevLe = les[i]!;
+    prevCount = counts[i]!;
+  }
+  return null;
+}
+
+async function main(): Promise<void> {
+  // Own ClickHouse endpoint, so other work on the machine is not disturbed (and vice versa).
+  const chPort = await freePort();
+  role(['clickhouse', 'serve', '--port', String(chPort), '--data-dir', join(work, 'clickhouse')], 'clickhouse');
+  process.env.MASTERDEAL_CLICKHOUSE_URL = `http://127.0.0.1:${chPort}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${chPort}/ping`)).ok) break;
+    } catch {
+      if (i > 120) throw new Error('ClickHouse endpoint did not start');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const ch = clickhouseClient(undefined, { database: undefined });
+  await migrate(ch, { database: process.env.MASTERDEAL_CLICKHOUSE_DATABASE! });
+  await ch.close();
+
+  const ctx = pipelineContext();
+  const { schemas } = await createTopicsAndSchemas(ctx, PARTITIONS);
+  const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);
+  const canonicalTopics = CANONICAL_KINDS.map((k) => ctx.layout.canonical[k]);
+
+  // 1. produce
+  say(`bench: ${N} events, ${PARTITIONS} partitions, prefix ${process.env.MASTERDEAL_TOPIC_PREFIX}, work dir ${work}`);
+  let t = Date.now();
+  const producer = new KafkaEventSink(ctx.kafka);
+  const produced = await simulate(firstN(N, 101), producer, { layout: ctx.layout, schemaIds: schemas.envelope, rate: 0, random: Math.random });
+  results.produce = { events: produced.sent, seconds: (Date.now() - t) / 1000, eventsPerSecond: Math.round(produced.sent / ((Date.now() - t) / 1000)) };
+  say(`produce: ${produced.sent} events in ${secs(Date.now() - t)} s (${(results.produce as any).eventsPerSecond} ev/s, incl. generation + Avro)`);
+
+  // 2. ceiling: bare kafkajs consume of the same topics
+  const consumer = ctx.kafka.consumer({ groupId: `bench-ceiling-${id}`, maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: rawTopics, fromBeginning: true });
+  let seen = 0;
+  let first = 0;
+  await new Promise<void>((resolve) => {
+    void consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        first ||= Date.now();
+        seen += batch.messages.length;
+        if (seen >= produced.sent) resolve();
+      },
+    });
+  });
+  const ceilingSec = (Date.now() - first) / 1000;
+  await consumer.disconnect();
+  const ceiling = Math.round(seen / ceilingSec);
+  results.ceiling = { events: seen, seconds: ceilingSec, eventsPerSecond: ceiling };
+  say(`ceiling: bare kafkajs consume ${seen} records in ${ceilingSec.toFixed(1)} s = ${ceiling} ev/s`);
+
+  // 3. sustained throughput: processor + sink as processes
+  const sinkMetrics = await freePort();
+  t = Date.now();
+  role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0'], 'processor');
+  role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics)], 'sink');
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), { pollMs: 500 });
+  const processorSec = (Date.now() - t) / 1000;
+  say(`processor: ${produced.sent} events through transactions in ${processorSec.toFixed(1)} s = ${Math.round(produced.sent / processorSec)} ev/s (incl. start-up)`);
+  const sinkTargets = new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]);
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, sinkTargets, { pollMs: 500 });
+  const endToEndSec = (Date.now() - t) / 1000;
+  const sustained = Math.round(produced.sent / endToEndSec);
+  const canonicalCount = Number([...(await endTargets(ctx.kafka, canonicalTopics, true))].reduce((a, [, v]) => a + v, 0n));
+  results.throughput = {
+    processorSeconds: processorSec,
+    processorEventsPerSecond: Math.round(produced.sent / processorSec),
+    endToEndSeconds: endToEndSec,
+    endToEndEventsPerSecond: sustained,
+    canonicalRecordsApprox: canonicalCount,
+    ratioToCeiling: +(sustained / ceiling).toFixed(3),
+  };
+  say(`end to end: raw -> processor -> canonical (~${canonicalCount} records) -> ClickHouse in ${endToEndSec.toFixed(1)} s = ${sustained} ev/s; ${(sustained / ceiling * 100).toFixed(1)} % of the bare consume rate`);
+
+  // 4. latency at RATE
+  const before = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
+  const latencyEvents = RATE * LATENCY_SECONDS;
+  t = Date.now();
+  const sent = await simulate(firstN(latencyEvents, 202, 2), producer, { layout: ctx.layout, schemaIds: schemas.envelope, rate: RATE, random: Math.random });
+  const achieved = Math.round(sent.sent / ((Date.now() - t) / 1000));
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), { pollMs: 250 });
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]), { pollMs: 250 });
+  await new Promise((r) => setTimeout(r, 1_500));
+  const after = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
+  const lat = (path: 'raw' | 'canonical') => ({
+    p50: quantile(0.5, before[path], after[path]),
+    p99: quantile(0.99, before[path], after[path]),
+    samples: (after[path].get(Infinity) ?? 0) - (before[path].get(Infinity) ?? 0),
+  });
+  results.latency = { targetRate: RATE, achievedRate: achieved, seconds: LATENCY_SECONDS, raw: lat('raw'), canonical: lat('canonical') };
+  const fmt = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(2)} s`);
+  say(`latency at ${achieved} ev/s for ${LATENCY_SECONDS} s (histogram estimate):`);
+  say(`  raw event -> its raw_events row acked:          p50 ${fmt(lat('raw').p50)}  p99 ${fmt(lat('raw').p99)}`);
+  say(`  raw event -> derived canonical/snapshot rows acked: p50 ${fmt(lat('canonical').p50)}  p99 ${fmt(lat('canonical').p99)}`);
+  await producer.close();
+  for (const c of children.slice(1)) c.kill('SIGTERM');
+
+  // 5. replay of everything in the raw topics
+  const total = produced.sent + sent.sent;
+  t = Date.now();
+  const replay = spawn('node', ['scripts/masterdeal.mjs', 'replay', '--from', 'earliest', '--no-progress'], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  replay.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => replay.on('exit', r));
+  const replaySec = (Date.now() - t) / 1000;
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}');
+  results.replay = { events: r.events ?? total, wallSeconds: replaySec, processSeconds: r.processSeconds, eventsPerSecond: Math.round((r.events ?? total) / replaySec) };
+  say(`replay: ${r.events ?? total} events in ${replaySec.toFixed(1)} s wall (processing ${r.processSeconds} s) = ${(results.replay as any).eventsPerSecond} ev/s`);
+  say(JSON.stringify(results));
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1_000));
+  if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
