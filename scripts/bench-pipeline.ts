@@ -33,7 +33,8 @@ const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5_000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
-const EVENTS_PER_DEAL = 23; // the generator's average, to size the deal count
+const EVENTS_PER_DEAL = 15; // below the generator's average, so N events are always reached (the rest is cut)
+const WAIT = { pollMs: 500, timeoutMs: 30 * 60_000 };
 
 const id = randomUUID().slice(0, 6);
 process.env.MASTERDEAL_TOPIC_PREFIX = `bench-${id}`;
@@ -133,11 +134,11 @@ async function main(): Promise<void> {
   await consumer.subscribe({ topics: rawTopics, fromBeginning: true });
   let seen = 0;
   let first = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => (first = Date.now()));
   await new Promise<void>((resolve) => {
     void consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        first ||= Date.now();
         seen += batch.messages.length;
         if (seen >= produced.sent) resolve();
       },
@@ -147,18 +148,18 @@ async function main(): Promise<void> {
   await consumer.disconnect();
   const ceiling = Math.round(seen / ceilingSec);
   results.ceiling = { events: seen, seconds: ceilingSec, eventsPerSecond: ceiling };
-  say(`ceiling: bare kafkajs consume ${seen} records in ${ceilingSec.toFixed(1)} s = ${ceiling} ev/s`);
+  say(`ceiling: bare kafkajs consume ${seen} records in ${ceilingSec.toFixed(1)} s = ${ceiling} ev/s (from group join)`);
 
   // 3. sustained throughput: processor + sink as processes
   const sinkMetrics = await freePort();
   t = Date.now();
   role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0'], 'processor');
   role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics)], 'sink');
-  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), { pollMs: 500 });
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), WAIT);
   const processorSec = (Date.now() - t) / 1000;
   say(`processor: ${produced.sent} events through transactions in ${processorSec.toFixed(1)} s = ${Math.round(produced.sent / processorSec)} ev/s (incl. start-up)`);
   const sinkTargets = new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]);
-  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, sinkTargets, { pollMs: 500 });
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, sinkTargets, WAIT);
   const endToEndSec = (Date.now() - t) / 1000;
   const sustained = Math.round(produced.sent / endToEndSec);
   const canonicalCount = Number([...(await endTargets(ctx.kafka, canonicalTopics, true))].reduce((a, [, v]) => a + v, 0n));
@@ -178,8 +179,8 @@ async function main(): Promise<void> {
   t = Date.now();
   const sent = await simulate(firstN(latencyEvents, 202, 2), producer, { layout: ctx.layout, schemaIds: schemas.envelope, rate: RATE, random: Math.random });
   const achieved = Math.round(sent.sent / ((Date.now() - t) / 1000));
-  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), { pollMs: 250 });
-  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]), { pollMs: 250 });
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), { ...WAIT, pollMs: 250 });
+  await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]), { ...WAIT, pollMs: 250 });
   await new Promise((r) => setTimeout(r, 1_500));
   const after = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
   const lat = (path: 'raw' | 'canonical') => ({
@@ -209,11 +210,15 @@ async function main(): Promise<void> {
   say(JSON.stringify(results));
 }
 
+let code = 0;
 try {
   await main();
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\nlogs in ${work}\n`);
+  code = 1;
 } finally {
   for (const c of children) c.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 1_000));
-  if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
-  process.exit(0);
+  if (!process.env.BENCH_KEEP && code === 0) rmSync(work, { recursive: true, force: true });
+  process.exit(code);
 }

@@ -184,6 +184,30 @@ function toConsumed(topic: string, partition: number, m: KafkaMessage): Consumed
   };
 }
 
+/**
+ * Splits records into requests of at most `maxBytes` (approximate: key + value + headers), so no
+ * record batch exceeds the broker's message.max.bytes (1 MiB by default): kafkajs puts all records
+ * of one partition in one request into a single record batch.
+ */
+export function chunkBySize<T extends { key: Buffer | string | null; value: Buffer | null; headers?: Headers }>(records: T[], maxBytes = 512 * 1024): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const r of records) {
+    let bytes = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    for (const [k, v] of Object.entries(r.headers ?? {})) bytes += k.length + v.length;
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
 function groupByTopic(records: OutgoingRecord[]) {
   const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | null; partition?: number; headers?: Headers }[]>();
   for (const r of records) {
@@ -295,7 +319,7 @@ export class KafkaEventSink implements EventSink {
   async send(records: OutgoingRecord[]): Promise<void> {
     this.connected ??= this.producer.connect();
     await this.connected;
-    if (records.length > 0) await this.producer.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+    for (const chunk of chunkBySize(records)) await this.producer.sendBatch({ topicMessages: groupByTopic(chunk), acks: -1 });
   }
 
   async close(): Promise<void> {
@@ -351,7 +375,7 @@ export class KafkaTransactionalSink implements TransactionalSink {
     for (let attempt = 1; ; attempt++) {
       const tx = await this.producer.transaction();
       try {
-        if (records.length > 0) await tx.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+        for (const chunk of chunkBySize(records)) await tx.sendBatch({ topicMessages: groupByTopic(chunk), acks: -1 });
         if (consumed && consumed.offsets.length > 0) {
           const byTopic = new Map<string, { partition: number; offset: string }[]>();
           for (const o of consumed.offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);

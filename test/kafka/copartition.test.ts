@@ -43,3 +43,18 @@ describe('co-partitioning assignment', () => {
     expect(plan.b).toEqual({ t6: [1, 3], t2: [1] });
   });
 });
+
+import { chunkBySize } from '../../processors/kafka/kafkajs.ts';
+
+describe('request chunking', () => {
+  const rec = (n: number) => ({ key: 'k', value: Buffer.alloc(n) });
+  it('keeps each request under the size limit and the records in order', () => {
+    const records = Array.from({ length: 10 }, (_, i) => ({ ...rec(300), key: String(i) }));
+    const chunks = chunkBySize(records, 1000);
+    expect(chunks.flat().map((r) => r.key)).toEqual(records.map((r) => r.key));
+    expect(chunks.every((c) => c.length <= 2)).toBe(true);
+  });
+  it('a single record larger than the limit travels alone', () => {
+    expect(chunkBySize([rec(10), rec(5000), rec(10)], 1000).map((c) => c.length)).toEqual([1, 1, 1]);
+  });
+});
