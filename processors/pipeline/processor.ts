@@ -47,6 +47,11 @@ export interface ProcessorOptions {
   clock?: () => number;
   /** Replay: per `topic:partition`, the first offset NOT to process (records from there on are left alone). */
   stopAt?: Map<string, bigint>;
+  /**
+   * Snapshots of changed deals are published at most this often per partition (coalesced), since
+   * encoding a snapshot costs far more than applying an event. 0 = with every transaction.
+   */
+  snapshotIntervalMs?: number;
   /** Replay: per `topic:partition`, the first offset to process when the group has no committed offset. */
   startAt?: Map<string, bigint>;
 }
@@ -71,7 +76,27 @@ interface PartitionTask {
   inputs: Map<string, { high: number; lastInputAt: number }>;
   /** The partition's event-time watermark (null before any input). */
   watermark: number | null;
+  /** Deals whose latest state has no published snapshot yet, and the version last published per deal. */
+  dirty: Set<string>;
+  published: Map<string, number>;
+  lastSnapshotAt: number;
+  /** Batches waiting for the next group transaction (see onBatch). */
+  queue: Pending[];
+  draining: boolean;
   closed: boolean;
+}
+
+interface Pending {
+  batch: RecordBatch;
+  ctx: BatchContext;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Changelog value: the deal state plus the version of its last published snapshot. */
+interface ChangelogEntry {
+  state: DealState;
+  snapshot_version: number | null;
 }
 
 /**
@@ -150,6 +175,11 @@ export class Processor {
       assignedAt: this.clock(),
       inputs: new Map(),
       watermark: null,
+      dirty: new Set(),
+      published: new Map(),
+      lastSnapshotAt: 0,
+      queue: [],
+      draining: false,
       closed: false,
       ready: Promise.resolve(),
     };
@@ -163,14 +193,19 @@ export class Processor {
     const started = Date.now();
     await task.sink.open();
     let saved: { watermark: number | null; inputs?: Record<string, number> } = { watermark: null };
-    const states = new Map<string, DealState>();
+    const states = new Map<string, ChangelogEntry>();
     const records = await this.ports.readChangelog(task.partition, (r) => {
       const key = r.key?.toString() ?? '';
       if (r.value === null) states.delete(key);
       else if (key === WATERMARK_KEY) saved = JSON.parse(r.value.toString()) as typeof saved;
-      else states.set(key, JSON.parse(r.value.toString()) as DealState);
+      else states.set(key, JSON.parse(r.value.toString()) as ChangelogEntry);
     });
-    for (const s of states.values()) task.book.restore(s);
+    for (const [id, entry] of states) {
+      task.book.restore(entry.state);
+      if (entry.snapshot_version !== null) task.published.set(id, entry.snapshot_version);
+      // A snapshot coalesced but not yet published when the previous owner stopped: publish it now.
+      if (entry.snapshot_version !== entry.state.version) task.dirty.add(id);
+    }
     const watermark = saved.watermark;
     const now = this.clock();
     for (const [topic, high] of Object.entries(saved.inputs ?? {})) task.inputs.set(topic, { high, lastInputAt: now });
@@ -202,49 +237,92 @@ export class Processor {
     return run;
   }
 
+  /**
+   * Group commit: batches of one partition (from its several raw topics) that arrive while a
+   * transaction is in flight wait and then go together in the next one. Each batch resolves
+   * only once its transaction committed.
+   */
   private async onBatch(batch: RecordBatch, ctx: BatchContext): Promise<void> {
     const task = this.tasks.get(batch.partition);
     if (!task) throw new Error(`batch for partition ${batch.partition}, which this member does not own`);
     await task.ready;
-    await this.withLock(task, async () => {
-      if (task.closed || !ctx.isActive()) throw new Error(`partition ${batch.partition} revoked while processing`);
-      const floor = task.floor.get(batch.topic) ?? -1n;
-      const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
-      const records = batch.records.filter((r) => BigInt(r.offset) >= floor && (stop === undefined || BigInt(r.offset) < stop));
-      if (records.length === 0) return;
-      m.eventsIn.inc({ role: 'processor', topic: batch.topic }, records.length);
-      this.stats.consumed += records.length;
-      task.lastInputAt = this.clock();
-
-      const out: OutgoingRecord[] = [];
-      const changed = new Set<string>();
-      const now = this.clock();
-      // Decoding may throw (registry down) before anything changed: the batch is simply retried.
-      const decoded = await decodeAll(records, this.ports.decode);
-      try {
-        await this.applyAndCommit(task, batch, records, decoded, out, changed, now);
-      } catch (err) {
-        // The book already holds this batch but the transaction did not commit: rebuild the
-        // partition from the changelog so memory matches what Kafka holds, then retry the batch.
-        if (err instanceof FencedError) {
-          // Another member owns this partition now; re-opening would fence it back.
-          task.closed = true;
-          this.log.warn({ partition: task.partition }, 'fenced by a newer owner: dropping the partition');
-        } else this.reload(task);
-        throw err;
-      }
+    await new Promise<void>((resolve, reject) => {
+      task.queue.push({ batch, ctx, resolve, reject });
+      if (!task.draining) void this.drain(task);
     });
   }
 
-  private async applyAndCommit(
+  private async drain(task: PartitionTask): Promise<void> {
+    task.draining = true;
+    try {
+      while (task.queue.length > 0) {
+        const group = task.queue.splice(0);
+        try {
+          await this.withLock(task, () => this.processGroup(task, group));
+          for (const p of group) p.resolve();
+        } catch (err) {
+          for (const p of [...group, ...task.queue.splice(0)]) p.reject(err);
+        }
+      }
+    } finally {
+      task.draining = false;
+    }
+  }
+
+  private async processGroup(task: PartitionTask, group: Pending[]): Promise<void> {
+    if (task.closed || group.some((p) => !p.ctx.isActive())) throw new Error(`partition ${task.partition} revoked while processing`);
+    const inputs: { batch: RecordBatch; records: ConsumedRecord[] }[] = [];
+    for (const { batch } of group) {
+      const floor = task.floor.get(batch.topic) ?? -1n;
+      const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
+      const records = batch.records.filter((r) => BigInt(r.offset) >= floor && (stop === undefined || BigInt(r.offset) < stop));
+      if (records.length > 0) inputs.push({ batch, records });
+    }
+    if (inputs.length === 0) return;
+    // Decoding may throw (registry down) before anything changed: the batches are simply retried.
+    const decoded: Awaited<ReturnType<typeof decodeAll>>[] = [];
+    for (const i of inputs) decoded.push(await decodeAll(i.records, this.ports.decode));
+    const now = this.clock();
+    task.lastInputAt = now;
+    try {
+      const out: OutgoingRecord[] = [];
+      const changed = new Set<string>();
+      const offsets: TopicPartitionOffset[] = [];
+      inputs.forEach((input, i) => {
+        m.eventsIn.inc({ role: 'processor', topic: input.batch.topic }, input.records.length);
+        this.stats.consumed += input.records.length;
+        this.applyBatch(task, input.batch, decoded[i]!, out, changed, now);
+        const last = input.records[input.records.length - 1]!;
+        offsets.push({ topic: input.batch.topic, partition: task.partition, offset: String(BigInt(last.offset) + 1n) });
+        m.consumerLag.set(
+          { role: 'processor', topic: input.batch.topic, partition: String(task.partition) },
+          Math.max(0, Number(BigInt(input.batch.highWatermark) - BigInt(last.offset) - 1n)),
+        );
+      });
+      this.moveWatermark(task, this.eventTimeWatermark(task, now), out, changed);
+      const firstTs = Math.min(...inputs.map((i) => i.records[0]!.timestamp));
+      this.stateRecords(task, changed, out, firstTs);
+      await this.commit(task, out, offsets);
+    } catch (err) {
+      // The book already holds these batches but the transaction did not commit: rebuild the
+      // partition from the changelog so memory matches what Kafka holds, then retry the batches.
+      if (err instanceof FencedError) {
+        // Another member owns this partition now; re-opening would fence it back.
+        task.closed = true;
+        this.log.warn({ partition: task.partition }, 'fenced by a newer owner: dropping the partition');
+      } else this.reload(task);
+      throw err;
+    }
+  }
+
+  private applyBatch(
     task: PartitionTask,
     batch: RecordBatch,
-    records: ConsumedRecord[],
     decoded: Awaited<ReturnType<typeof decodeAll>>,
     out: OutgoingRecord[],
     changed: Set<string>,
     now: number,
-  ): Promise<void> {
+  ): void {
     {
       for (const d of decoded) {
         if (!d.ok) {
@@ -277,14 +355,6 @@ export class Processor {
       }
       const input = task.inputs.get(batch.topic);
       if (input) input.lastInputAt = now;
-      this.moveWatermark(task, this.eventTimeWatermark(task, now), out, changed);
-      this.stateRecords(task, changed, out, records[0]!.timestamp);
-      const last = records[records.length - 1]!;
-      await this.commit(task, out, [{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }]);
-      m.consumerLag.set(
-        { role: 'processor', topic: batch.topic, partition: String(batch.partition) },
-        Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
-      );
     }
   }
 
@@ -307,7 +377,7 @@ export class Processor {
         const out: OutgoingRecord[] = [];
         const changed = new Set<string>();
         this.moveWatermark(task, watermarkMs, out, changed);
-        this.stateRecords(task, changed, out);
+        this.stateRecords(task, changed, out, undefined, true);
         await this.commit(task, out, []);
       });
     }
@@ -354,28 +424,32 @@ export class Processor {
     for (const id of step.changed) changed.add(id);
   }
 
-  /** Live idle tick: a partition without input for `afterMs` moves its watermark from the clock. */
+  /**
+   * Live tick: publishes coalesced snapshots that are due, and moves the watermark of a partition
+   * without input for `afterMs` from the clock (now - allowed lateness) so breaches still fire.
+   */
   private async tick(afterMs: number): Promise<void> {
     if (this.stopping) return;
     const now = this.clock();
     for (const task of this.tasks.values()) {
       const wm = task.watermark;
       m.watermarkDelay.set({ partition: String(task.partition) }, wm === null ? 0 : Math.max(0, (now - wm) / 1000));
-      if (now - task.lastInputAt < afterMs) continue;
-      const target = now - this.allowedLatenessMs;
-      if (wm !== null && target <= wm) continue;
+      const target = now - task.lastInputAt >= afterMs ? now - this.allowedLatenessMs : null;
+      const advance = target !== null && (wm === null || target > wm);
+      const snapshotsDue = task.dirty.size > 0 && now - task.lastSnapshotAt >= (this.opts.snapshotIntervalMs ?? 500);
+      if (!advance && !snapshotsDue) continue;
       try {
         await task.ready;
         await this.withLock(task, async () => {
           if (task.closed) return;
           const out: OutgoingRecord[] = [];
           const changed = new Set<string>();
-          this.moveWatermark(task, target, out, changed);
+          if (advance) this.moveWatermark(task, target, out, changed);
           this.stateRecords(task, changed, out);
           await this.commit(task, out, []);
         });
       } catch (err) {
-        this.log.error({ err, partition: task.partition }, 'idle watermark advance failed');
+        this.log.error({ err, partition: task.partition }, 'tick failed');
       }
     }
   }
@@ -390,15 +464,19 @@ export class Processor {
     return { topic: this.opts.layout.canonical[kind], partition, key: o.master_deal_id, value: this.ports.encode(o), headers };
   }
 
-  /** Changelog entries and a fresh snapshot for every changed deal, plus the partition watermark. */
-  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[], inputTs?: number): void {
+  /**
+   * Changelog entries for every changed deal (always: exactly-once state), snapshots for the
+   * dirty deals when the snapshot interval has passed (or `force`), plus the partition watermark.
+   */
+  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[], inputTs?: number, force = false): void {
     const { changelog, canonical } = this.opts.layout;
-    for (const id of changed) {
-      const state = task.book.get(id);
-      if (!state) continue;
-      out.push({ topic: changelog, partition: task.partition, key: id, value: Buffer.from(JSON.stringify(state)) });
-      const snap = task.book.snapshot(id);
-      if (snap) {
+    for (const id of changed) task.dirty.add(id);
+    const now = this.clock();
+    const interval = this.opts.snapshotIntervalMs ?? 500;
+    if (task.dirty.size > 0 && (force || interval === 0 || now - task.lastSnapshotAt >= interval)) {
+      for (const id of task.dirty) {
+        const snap = task.book.snapshot(id);
+        if (!snap) continue;
         out.push({
           topic: canonical.snapshot,
           partition: task.partition,
@@ -409,8 +487,17 @@ export class Processor {
             ...(inputTs === undefined ? {} : { [INPUT_TS_HEADER]: Buffer.from(String(inputTs)) }),
           },
         });
+        task.published.set(id, task.book.get(id)!.version);
         this.stats.outputs++;
       }
+      task.dirty.clear();
+      task.lastSnapshotAt = now;
+    }
+    for (const id of changed) {
+      const state = task.book.get(id);
+      if (!state) continue;
+      const entry: ChangelogEntry = { state, snapshot_version: task.published.get(id) ?? null };
+      out.push({ topic: changelog, partition: task.partition, key: id, value: Buffer.from(JSON.stringify(entry)) });
     }
     if (out.length > 0 || changed.size > 0) {
       out.push({

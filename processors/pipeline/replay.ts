@@ -102,7 +102,7 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   log.info({ total, groupId, ms: Date.now() - tStart }, 'replay: processing raw topics');
   const t0 = Date.now();
   const { processor } = await startProcessor(
-    { namespace, groupId, txnPrefix: `${namespace}-processor`, idleAfterMs: 0, lateness: o.lateness, rulesFile: o.rulesFile, fromBeginning: true, concurrency: 3 },
+    { namespace, groupId, txnPrefix: `${namespace}-processor`, idleAfterMs: 0, lateness: o.lateness, rulesFile: o.rulesFile, fromBeginning: true },
     ctx,
     stops,
     starts,

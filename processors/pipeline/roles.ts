@@ -20,6 +20,7 @@ export interface ProcessorRoleOptions {
   clock?: () => number;
   partitions?: number;
   fromBeginning?: boolean;
+  snapshotIntervalMs?: number;
   concurrency?: number;
 }
 
@@ -38,7 +39,8 @@ export async function startProcessor(
     topics: DOMAINS.map((d) => ctx.layout.raw[d]),
     coPartitioned: true,
     fromBeginning: o.fromBeginning ?? true,
-    partitionsConsumedConcurrently: o.concurrency ?? 3,
+    // Every topic-partition may deliver at once: batches of one partition then share a transaction.
+    partitionsConsumedConcurrently: o.concurrency ?? 32,
     // A crashed member's partitions move after this long (fencing makes the handover safe).
     sessionTimeout: 10_000,
   });
@@ -48,7 +50,8 @@ export async function startProcessor(
     layout: ctx.layout,
     rules,
     allowedLatenessMs: o.lateness === undefined ? undefined : latenessMs(o.lateness),
-    idleAdvance: idleAfter > 0 ? { afterMs: idleAfter, everyMs: Math.min(1_000, idleAfter) } : false,
+    idleAdvance: idleAfter > 0 ? { afterMs: idleAfter, everyMs: Math.min(250, idleAfter) } : false,
+    snapshotIntervalMs: o.snapshotIntervalMs,
     clock: o.clock,
     stopAt,
     startAt,

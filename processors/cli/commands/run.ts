@@ -17,10 +17,11 @@ export function register(program: Command): void {
     .option('--lateness <duration>', 'allowed lateness of the event-time watermark (default: from the rules, e.g. 15m)')
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
     .option('--now <iso>', 'start the processor clock at this instant (it then runs at wall-clock speed); tests, what-if. Default: the real clock')
+    .option('--snapshot-interval <ms>', 'publish coalesced deal snapshots at most this often per partition (0 = every transaction)', int, 500)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
     .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
-    .action(async (o: { group?: string; rules?: string; lateness?: string; idleAfter: number; now?: string; partitions: number; metricsPort: number }) => {
+    .action(async (o: { group?: string; rules?: string; lateness?: string; idleAfter: number; now?: string; snapshotInterval: number; partitions: number; metricsPort: number }) => {
       let clock: (() => number) | undefined;
       if (o.now) {
         const start = Date.parse(o.now);
@@ -36,6 +37,7 @@ export function register(program: Command): void {
           lateness: o.lateness,
           idleAfterMs: o.idleAfter,
           clock,
+          snapshotIntervalMs: o.snapshotInterval,
           partitions: o.partitions,
         });
         onShutdown(() => processor.stop(), metrics);
