@@ -77,13 +77,13 @@ try {
 
   await timed('fold base', () => cli('fold', '--in', join(dir, 'base.ndjson'), '--out', join(dir, 'base.fold.ndjson'), '--emit', 'all', '--no-progress'));
   const loadedBase = await timed('load base', () => loadFoldOutput(client, ndjsonFileLines(join(dir, 'base.ndjson')), ndjsonFileLines(join(dir, 'base.fold.ndjson')), { database }));
-  await dbtBuild('dbt build (full)', ['build', '--exclude-resource-type', 'unit_test']);
+  await dbtBuild('dbt build (full)', ['build']);
 
   // The sink would write the new envelopes and the outputs/snapshots of the deals they touch.
   await timed('fold all', () => cli('fold', '--in', all, '--out', join(dir, 'all.fold.ndjson'), '--emit', 'all', '--no-progress'));
   const touched = new Set(fresh.map((l) => /"master_deal_id":"([^"]+)"/.exec(l)?.[1]).filter((x): x is string => !!x));
   const loadedNew = await timed('load new', () => loadFoldOutput(client, ndjsonFileLines(join(dir, 'new.ndjson')), onlyDeals(join(dir, 'all.fold.ndjson'), touched), { database }));
-  await dbtBuild('dbt build (incremental)', ['build', '--exclude-resource-type', 'unit_test', '--vars', '{incremental_lookback_minutes: 0}']);
+  await dbtBuild('dbt build (incremental)', ['build', '--vars', '{incremental_lookback_minutes: 0}']);
 
   process.stdout.write(`\nbench:dbt  ${loadedBase.rawEvents} base events (${loadedBase.dealSnapshots} deals), then ${loadedNew.rawEvents} new events touching ${touched.size} deals\n`);
   for (const [label, seconds] of timings) process.stdout.write(`  ${label.padEnd(26)} ${seconds.toFixed(1).padStart(7)} s\n`);

@@ -169,6 +169,26 @@ describe('ClickHouse endpoint over chDB', () => {
     }
   });
 
+  it('regression: a second client session may create the temporary table a finished session left ("already exists")', async () => {
+    // A second `dbt build` within the session timeout re-creates its unit tests' temporary tables.
+    const first = createClient({ url: server.url, session_id: 'dbt-build-1' });
+    const second = createClient({ url: server.url, session_id: 'dbt-build-2' });
+    try {
+      await first.command({ query: 'CREATE TEMPORARY TABLE fact_deal__dbt_tmp (x UInt8)' });
+      await first.insert({ table: 'fact_deal__dbt_tmp', values: [{ x: 1 }], format: 'JSONEachRow' });
+      await second.command({ query: 'CREATE TEMPORARY TABLE fact_deal__dbt_tmp (x UInt8)' });
+      await second.insert({ table: 'fact_deal__dbt_tmp', values: [{ x: 2 }], format: 'JSONEachRow' });
+      const read = async (c: ClickHouseClient) =>
+        (await (await c.query({ query: 'SELECT x FROM fact_deal__dbt_tmp', format: 'JSONEachRow' })).json());
+      expect(await read(second)).toEqual([{ x: 2 }]);
+      expect(await read(first)).toEqual([{ x: 1 }]);
+      expect(await read(second)).toEqual([{ x: 2 }]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   it('serves curl: /ping, ?query= over GET, and refuses writes over GET', async () => {
     const curl = async (...args: string[]) => (await run('curl', ['-sS', ...args])).stdout;
     expect(await curl(`${server.url}/ping`)).toBe('Ok.\n');

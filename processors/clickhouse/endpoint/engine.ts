@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { Session } from 'chdb';
 import { endpointError, fromEngineError } from './errors.ts';
 import {
-  createdTemporaryTable, quoteIdentifier, quoteString, setAssignments, statementKind, tokens, useDatabase,
+  createdTemporaryTable, droppedTable, quoteIdentifier, quoteString, setAssignments, statementKind, tokens, useDatabase,
 } from './sql.ts';
 
 /**
@@ -18,7 +18,11 @@ import {
  * bringing the engine's settings and current database to what that request's
  * session plus URL ask for (only the difference is `SET`, so a steady client
  * costs no extra statements). Temporary tables are remembered per session and
- * dropped when it expires, but are visible to every session meanwhile.
+ * dropped when it expires. They are visible to every session meanwhile, but a name
+ * belongs to one session at a time: when another session creates (or drops) a
+ * temporary table of the same name, the holder's table is parked (copied to a
+ * hidden database and dropped) and restored before that session's next request,
+ * so two sessions may both use `CREATE TEMPORARY TABLE t` as on a real server.
  */
 
 export interface EngineQuery {
@@ -49,10 +53,23 @@ export interface EngineResult {
 interface SessionState {
   settings: Map<string, string>;
   database?: string;
+  /** Temporary tables of this session that the engine holds now. */
   tempTables: Set<string>;
+  /** Its temporary tables parked while another session used the name. */
+  parked: Map<string, ParkedTable>;
   timeoutMs: number;
   expiresAt: number;
 }
+
+interface ParkedTable {
+  /** `SHOW CREATE TEMPORARY TABLE` output, to re-create it with its engine and defaults. */
+  ddl: string;
+  /** Qualified Memory table holding its rows meanwhile. */
+  store: string;
+}
+
+/** Where parked temporary tables wait; dropped at start (a restart ends every session). */
+const PARKING_DATABASE = '_masterdeal_parked_temporary_tables';
 
 interface NativeResult { bytes?: Buffer; elapsed?: number; rowsRead?: number; bytesRead?: number; rowsWritten?: number; bytesWritten?: number }
 interface NativeAddon {
@@ -88,6 +105,9 @@ export class ChdbEngine {
   private baseline = new Map<string, string>();
   private currentDatabase = 'default';
   private readonly sessions = new Map<string, SessionState>();
+  /** Temporary table name → the session whose table the engine holds under that name. */
+  private readonly tempOwners = new Map<string, string>();
+  private parkedCount = 0;
   private readonly sweeper: NodeJS.Timeout;
   version = '';
   timezone = 'UTC';
@@ -108,6 +128,7 @@ export class ChdbEngine {
       const [name, value] = line.split('\t');
       if (name) engine.baseline.set(name, quoteString(unescapeTsv(value ?? '')));
     }
+    await engine.text(`DROP DATABASE IF EXISTS ${quoteIdentifier(PARKING_DATABASE)} SYNC`);
     for (const db of options.databases) {
       await engine.text(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(db)} ENGINE = Atomic`);
     }
@@ -150,6 +171,11 @@ export class ChdbEngine {
     }
 
     const kind = statementKind(query.sql);
+    if (session) await this.restoreParked(query.sessionId!, session);
+    const temp = kind === 'CREATE' ? createdTemporaryTable(query.sql) : undefined;
+    const dropped = kind === 'DROP' ? droppedTable(query.sql) : undefined;
+    // The name must not resolve to another session's table (a real server keeps them apart).
+    for (const name of [temp, dropped]) if (name) await this.makeRoomFor(name, query.sessionId);
     const assignments = kind === 'SET' ? setAssignments(query.sql) : [];
     if (assignments.some((a) => a.name.toLowerCase() === 'readonly')) {
       // A readonly engine could never be reset for the next session.
@@ -167,11 +193,15 @@ export class ChdbEngine {
       this.currentDatabase = used;
       if (session) session.database = used;
     }
-    const temp = kind === 'CREATE' ? createdTemporaryTable(query.sql) : undefined;
     if (temp) {
-      if (session) session.tempTables.add(temp);
-      else await this.raw(`DROP TEMPORARY TABLE IF EXISTS ${quoteIdentifier(temp)}`).catch(() => undefined);
+      if (session) {
+        session.tempTables.add(temp);
+        this.tempOwners.set(temp, query.sessionId!);
+      } else {
+        await this.raw(`DROP TEMPORARY TABLE IF EXISTS ${quoteIdentifier(temp)}`).catch(() => undefined);
+      }
     }
+    if (dropped && session?.tempTables.delete(dropped)) this.tempOwners.delete(dropped);
     return result;
   }
 
@@ -181,12 +211,48 @@ export class ChdbEngine {
     let state = this.sessions.get(query.sessionId);
     if (!state) {
       if (query.sessionCheck) throw endpointError('SESSION_NOT_FOUND', `Session ${query.sessionId} not found`);
-      state = { settings: new Map(), tempTables: new Set(), timeoutMs: 0, expiresAt: 0 };
+      state = { settings: new Map(), tempTables: new Set(), parked: new Map(), timeoutMs: 0, expiresAt: 0 };
       this.sessions.set(query.sessionId, state);
     }
     state.timeoutMs = query.sessionTimeoutSec * 1000;
     state.expiresAt = now + state.timeoutMs;
     return state;
+  }
+
+  /** Parks another session's temporary table called `name`, so `sessionId` gets the name to itself. */
+  private async makeRoomFor(name: string, sessionId: string | undefined): Promise<void> {
+    const holder = this.tempOwners.get(name);
+    if (holder === undefined || holder === sessionId) return;
+    this.tempOwners.delete(name);
+    const state = this.sessions.get(holder);
+    state?.tempTables.delete(name);
+    const table = quoteIdentifier(name);
+    let ddl: string;
+    try {
+      ddl = await this.text(`SHOW CREATE TEMPORARY TABLE ${table}`, 'TSVRaw');
+    } catch {
+      return; // The holder dropped it in a way we did not track; nothing to keep.
+    }
+    if (state) {
+      const store = `${quoteIdentifier(PARKING_DATABASE)}.${quoteIdentifier(`t${++this.parkedCount}`)}`;
+      await this.raw(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(PARKING_DATABASE)} ENGINE = Atomic`);
+      await this.raw(`CREATE TABLE ${store} ENGINE = Memory AS SELECT * FROM ${table}`);
+      state.parked.set(name, { ddl, store });
+    }
+    await this.raw(`DROP TEMPORARY TABLE IF EXISTS ${table}`);
+  }
+
+  /** Brings back the session's parked temporary tables (parking whoever holds those names now). */
+  private async restoreParked(sessionId: string, state: SessionState): Promise<void> {
+    for (const [name, { ddl, store }] of state.parked) {
+      await this.makeRoomFor(name, sessionId);
+      await this.raw(ddl);
+      await this.raw(`INSERT INTO ${quoteIdentifier(name)} SELECT * FROM ${store}`);
+      await this.raw(`DROP TABLE IF EXISTS ${store}`);
+      state.parked.delete(name);
+      state.tempTables.add(name);
+      this.tempOwners.set(name, sessionId);
+    }
   }
 
   /** Brings the engine's settings to `desired`, issuing one SET with only the differences. */
@@ -280,19 +346,27 @@ export class ChdbEngine {
     }
   }
 
-  private async text(sql: string): Promise<string> {
-    return (await this.session.queryAsync(sql, { format: 'TabSeparated' })).text();
+  private async text(sql: string, format = 'TabSeparated'): Promise<string> {
+    return (await this.session.queryAsync(sql, { format })).text();
   }
 
   private async expireSessions(): Promise<void> {
-    const now = Date.now();
-    for (const [id, state] of this.sessions) {
-      if (state.expiresAt > now) continue;
-      this.sessions.delete(id);
-      for (const table of state.tempTables) {
-        await this.serially(() => this.raw(`DROP TEMPORARY TABLE IF EXISTS ${quoteIdentifier(table)}`)).catch(() => undefined);
+    // One queued job, so no request sees a half-expired session or a name still held.
+    await this.serially(async () => {
+      const now = Date.now();
+      for (const [id, state] of this.sessions) {
+        if (state.expiresAt > now) continue;
+        this.sessions.delete(id);
+        for (const table of state.tempTables) {
+          if (this.tempOwners.get(table) !== id) continue;
+          this.tempOwners.delete(table);
+          await this.raw(`DROP TEMPORARY TABLE IF EXISTS ${quoteIdentifier(table)}`).catch(() => undefined);
+        }
+        for (const { store } of state.parked.values()) {
+          await this.raw(`DROP TABLE IF EXISTS ${store}`).catch(() => undefined);
+        }
       }
-    }
+    }).catch(() => undefined);
   }
 }
 

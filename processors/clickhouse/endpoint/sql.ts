@@ -223,6 +223,30 @@ export function createdTemporaryTable(sql: string): string | undefined {
   return name && name.type !== 'punct' && name.type !== 'string' ? name.text : undefined;
 }
 
+/**
+ * The unqualified table a `DROP [TEMPORARY] TABLE [IF EXISTS] name` names (it may be a
+ * session's temporary table); undefined for `db.name`, views, dictionaries and databases.
+ */
+export function droppedTable(sql: string): string | undefined {
+  const words: Token[] = [];
+  for (const t of tokens(sql)) {
+    words.push(t);
+    if (words.length >= 8) break;
+  }
+  const upper = words.map((t) => (t.type === 'word' ? t.text.toUpperCase() : ''));
+  let i = 0;
+  if (upper[i++] !== 'DROP') return undefined;
+  if (upper[i] === 'TEMPORARY') i++;
+  if (upper[i++] !== 'TABLE') return undefined;
+  if (upper[i] === 'IF' && upper[i + 1] === 'EXISTS') i += 2;
+  const name = words[i];
+  if (!name || name.type === 'punct' || name.type === 'string') return undefined;
+  if (name.type === 'word' && name.text.includes('.')) return undefined;
+  const next = words[i + 1];
+  if (next && next.start === name.end && next.text.startsWith('.')) return undefined;
+  return name.text;
+}
+
 /** An SQL string literal holding `value` verbatim. */
 export function quoteString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;

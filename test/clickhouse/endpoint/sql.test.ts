@@ -101,3 +101,15 @@ describe('quoteString', () => {
     expect(quoteString("a'b\\c")).toBe("'a\\'b\\\\c'");
   });
 });
+
+describe('droppedTable', () => {
+  it('names an unqualified table a DROP TABLE targets, temporary or not', async () => {
+    const { droppedTable } = await import('../../../processors/clickhouse/endpoint/sql.ts');
+    expect(droppedTable('DROP TEMPORARY TABLE IF EXISTS tmp_1')).toBe('tmp_1');
+    expect(droppedTable('drop table `x y`')).toBe('x y');
+    expect(droppedTable('DROP TABLE db.t')).toBeUndefined();
+    expect(droppedTable('DROP TABLE `db`.`t`')).toBeUndefined();
+    expect(droppedTable('DROP VIEW v')).toBeUndefined();
+    expect(droppedTable('DROP DATABASE d')).toBeUndefined();
+  });
+});
