@@ -1,7 +1,8 @@
-{#- Budget segment of a deal from its budget in RUB. Bounds are project vars so analysts can
-    move them without touching models: small < bound[0] <= medium < bound[1] <= large. -#}
+{#- Budget segment of a deal from its budget in RUB. Bounds are the project var
+    budget_segment_bounds_rub (dbt_project.yml, shared with the API; no default here so there is
+    one definition): small < bound[0] <= medium < bound[1] <= large. -#}
 {% macro budget_segment(budget_rub) -%}
-    {%- set bounds = var('budget_segment_bounds_rub', [5000000, 20000000]) -%}
+    {%- set bounds = var('budget_segment_bounds_rub') -%}
     multiIf({{ budget_rub }} is null, 'unknown',
             {{ budget_rub }} < {{ bounds[0] }}, 'small',
             {{ budget_rub }} < {{ bounds[1] }}, 'medium',

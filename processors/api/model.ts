@@ -46,13 +46,18 @@ export const SLAS: readonly SlaInfo[] = [
 export const SLA_NAMES = SLAS.map((s) => s.sla);
 
 /**
- * Budget segments for filters (RUB): small < 1M <= medium < 10M <= large. One definition,
- * used by both the SQL (budgetSegmentSql) and the labels.
+ * Budget segments (RUB): small < 5M <= medium < 20M <= large. The definition is dbt's var
+ * `budget_segment_bounds_rub` (dbt/dbt_project.yml), so fact_deal and the API's filters agree;
+ * test/api/budget-segments.test.ts fails if these bounds drift from it.
  */
+export const BUDGET_SEGMENT_BOUNDS_RUB = [5_000_000, 20_000_000] as const;
+const [MEDIUM_FROM, LARGE_FROM] = BUDGET_SEGMENT_BOUNDS_RUB;
+const millions = (rub: number) => `${rub / 1_000_000}M`;
+
 export const BUDGET_SEGMENTS = [
-  { segment: 'small', label: '< 1M ₽', below: 1_000_000 },
-  { segment: 'medium', label: '1–10M ₽', below: 10_000_000 },
-  { segment: 'large', label: '≥ 10M ₽', below: Infinity },
+  { segment: 'small', label: `< ${millions(MEDIUM_FROM)} ₽`, below: MEDIUM_FROM },
+  { segment: 'medium', label: `${millions(MEDIUM_FROM)}–${millions(LARGE_FROM)} ₽`, below: LARGE_FROM },
+  { segment: 'large', label: `≥ ${millions(LARGE_FROM)} ₽`, below: Infinity },
 ] as const;
 export type BudgetSegment = (typeof BUDGET_SEGMENTS)[number]['segment'];
 
@@ -61,9 +66,9 @@ export function budgetSegment(budgetRub: number | null | undefined): BudgetSegme
   return BUDGET_SEGMENTS.find((s) => budgetRub < s.below)!.segment;
 }
 
-/** ClickHouse expression for the segment of a Nullable(Float64) budget column. */
+/** ClickHouse expression for the segment of a Nullable(Float64) budget column (the same as dbt's macro). */
 export function budgetSegmentSql(column: string): string {
-  return `multiIf(${column} IS NULL, 'unknown', ${column} < 1000000, 'small', ${column} < 10000000, 'medium', 'large')`;
+  return `multiIf(${column} IS NULL, 'unknown', ${column} < ${MEDIUM_FROM}, 'small', ${column} < ${LARGE_FROM}, 'medium', 'large')`;
 }
 
 // ---- snapshot shape (SPEC §6, processors/core/canonical.ts toJson) and its presentation ----

@@ -25,7 +25,7 @@ describe('findBottleneck', () => {
 });
 
 describe('budgetSegment', () => {
-  it.each([[0, 'small'], [999_999.99, 'small'], [1_000_000, 'medium'], [9_999_999, 'medium'], [10_000_000, 'large'], [null, 'unknown']] as const)(
+  it.each([[0, 'small'], [4_999_999.99, 'small'], [5_000_000, 'medium'], [19_999_999, 'medium'], [20_000_000, 'large'], [null, 'unknown']] as const)(
     '%s RUB -> %s',
     (rub, seg) => expect(budgetSegment(rub)).toBe(seg),
   );
