@@ -53,7 +53,7 @@ export function register(program: Command): void {
     .description('raw (valid) and canonical topics -> ClickHouse raw_events, canonical_events, deal_snapshots; commits offsets after ClickHouse acknowledged')
     .option('--group <id>', 'consumer group (default: <prefix>-sink)')
     .option('--max-rows <n>', 'flush when this many rows are buffered', int, 50_000)
-    .option('--max-age <ms>', 'flush at least this often', int, 1_000)
+    .option('--max-age <ms>', 'flush at least this often (latency vs. insert rate: ClickHouse likes about one insert per second per table)', int, 500)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9465)
     .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
