@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { CodecError } from '../../processors/codec/errors.ts';
+import { loadDefaultRules, type CanonicalOutput } from '../../processors/core/index.ts';
+import type { Envelope } from '../../processors/core/envelope.ts';
+import type {
+  AssignmentListener,
+  BatchContext,
+  ConsumedRecord,
+  EventSource,
+  OutgoingRecord,
+  RecordBatch,
+  TopicPartitionOffset,
+} from '../../processors/kafka/ports.ts';
+import { topicLayout } from '../../processors/kafka/topics.ts';
+import { Processor, WATERMARK_KEY } from '../../processors/pipeline/processor.ts';
+
+/**
+ * The processor's bookkeeping against an in-memory log (no Kafka here; the real thing is in
+ * test/integration/pipeline*.test.ts): what one transaction holds, restore, failure, lateness.
+ */
+const layout = topicLayout('t', 't');
+const H = 3_600_000;
+const T0 = Date.parse('2026-03-02T09:00:00.000Z');
+
+class MemoryLog {
+  topics = new Map<string, ConsumedRecord[]>();
+  offsets = new Map<string, string>();
+  transactions: { records: OutgoingRecord[]; offsets: TopicPartitionOffset[] }[] = [];
+  failNext = 0;
+
+  append(r: OutgoingRecord): void {
+    const list = this.topics.get(r.topic) ?? [];
+    list.push({
+      topic: r.topic,
+      partition: r.partition ?? 0,
+      offset: String(list.length),
+      timestamp: 0,
+      key: r.key === null ? null : Buffer.from(r.key),
+      value: r.value,
+      headers: r.headers ?? {},
+    });
+    this.topics.set(r.topic, list);
+  }
+}
+
+class MemorySource implements EventSource {
+  onBatchFn?: (b: RecordBatch, c: BatchContext) => Promise<void>;
+  listeners: AssignmentListener[] = [];
+  async run(onBatch: (b: RecordBatch, c: BatchContext) => Promise<void>) {
+    this.onBatchFn = onBatch;
+  }
+  onAssignment(l: AssignmentListener) {
+    this.listeners.push(l);
+  }
+  async commitOffsets() {}
+  async stop() {}
+  assign(owned: number[]) {
+    for (const l of this.listeners) void l(owned);
+  }
+  deliver(topic: string, records: ConsumedRecord[]) {
+    return this.onBatchFn!({ topic, partition: 0, records, highWatermark: String(records.length) }, { isActive: () => true, heartbeat: async () => {} });
+  }
+}
+
+function processorOn(log: MemoryLog, source = new MemorySource()) {
+  const processor = new Processor(
+    {
+      source,
+      transactionalSink: () => ({
+        open: async () => {},
+        close: async () => {},
+        commit: async (records, consumed) => {
+          if (log.failNext > 0) {
+            log.failNext--;
+            throw new Error('broker went away');
+          }
+          for (const r of records) log.append(r);
+          for (const o of consumed?.offsets ?? []) log.offsets.set(o.topic, o.offset);
+          log.transactions.push({ records, offsets: consumed?.offsets ?? [] });
+        },
+      }),
+      readChangelog: async (_p, onRecord) => {
+        const list = log.topics.get(layout.changelog) ?? [];
+        list.forEach(onRecord);
+        return list.length;
+      },
+      committedOffsets: async () => [...log.offsets].map(([topic, offset]) => ({ topic, partition: 0, offset })),
+      decode: async (v) => {
+        const text = v.toString();
+        if (text === 'garbage') throw new CodecError('AVRO_DECODE_FAILED', 'undecodable');
+        return JSON.parse(text) as Envelope;
+      },
+      encode: (o: CanonicalOutput) => Buffer.from(JSON.stringify(o)),
+    },
+    { groupId: 'g', layout, rules: loadDefaultRules(), allowedLatenessMs: H, idleAdvance: false, snapshotIntervalMs: 0 },
+  );
+  void processor.run();
+  source.assign([0]);
+  return { processor, source };
+}
+
+let seq = 0;
+function record(topic: string, value: Envelope | 'garbage', offset: number): ConsumedRecord {
+  seq++;
+  return {
+    topic,
+    partition: 0,
+    offset: String(offset),
+    timestamp: seq,
+    key: null,
+    value: Buffer.from(value === 'garbage' ? value : JSON.stringify(value)),
+    headers: {},
+  };
+}
+
+const env = (id: string, type: string, ts: number, payload: Record<string, unknown> = {}): Envelope => ({
+  event_id: id,
+  event_type: type,
+  source_system: 'CRM',
+  master_deal_id: 'MD-1',
+  event_ts: ts,
+  payload,
+});
+const created = env('e1', 'crm.deal.created', T0, { client_id: 'C1', client_name: 'X', industry: 'FMCG', client_type: 'direct', budget_rub: 1 });
+const brief = env('e2', 'crm.brief.submitted', T0 + 2 * H, { brief_id: 'B1' });
+const crm = layout.raw.crm;
+const topicsOf = (records: OutgoingRecord[]) => records.map((r) => r.topic);
+
+describe('processor', () => {
+  it('given a batch with an event and a poison record, one transaction holds outputs, dead letter, state, snapshot and the offset', async () => {
+    const log = new MemoryLog();
+    const { source } = processorOn(log);
+    await source.deliver(crm, [record(crm, created, 0), record(crm, 'garbage', 1)]);
+    expect(log.transactions).toHaveLength(1);
+    const [tx] = log.transactions;
+    expect(tx!.offsets).toEqual([{ topic: crm, partition: 0, offset: '2' }]);
+    expect(topicsOf(tx!.records)).toContain(layout.deadLetter);
+    expect(topicsOf(tx!.records)).toContain(layout.canonical.snapshot);
+    const changelogKeys = tx!.records.filter((r) => r.topic === layout.changelog).map((r) => String(r.key));
+    expect(changelogKeys).toEqual(['MD-1', WATERMARK_KEY]);
+  });
+
+  it('given a failed transaction, the redelivered batch produces what the failed one would have', async () => {
+    const log = new MemoryLog();
+    const { source } = processorOn(log);
+    await source.deliver(crm, [record(crm, created, 0)]);
+    log.failNext = 1;
+    await expect(source.deliver(crm, [record(crm, brief, 1)])).rejects.toThrow(/broker went away/);
+    await source.deliver(crm, [record(crm, brief, 1)]);
+    const stageChanges = log.transactions
+      .flatMap((t) => t.records)
+      .filter((r) => r.topic === layout.canonical['stage.changed'])
+      .map((r) => JSON.parse(r.value!.toString()).to_stage);
+    expect(stageChanges).toEqual(['briefed']);
+  });
+
+  it('restores a partition from the changelog and skips records the previous owner committed', async () => {
+    const log = new MemoryLog();
+    const first = processorOn(log);
+    await first.source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]);
+    const before = log.transactions.length;
+    const second = processorOn(log);
+    // Redelivery of already committed records (offsets 0-1) after the takeover: nothing happens.
+    await second.source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]);
+    expect(log.transactions.length).toBe(before);
+    expect(second.processor.partitions()[0]!.deals).toBe(1);
+  });
+
+  it('applies an event later than the allowed lateness and reports it', async () => {
+    const log = new MemoryLog();
+    const { processor, source } = processorOn(log);
+    // Every raw topic has to speak before the watermark moves (min over inputs).
+    let offset = 0;
+    for (const topic of Object.values(layout.raw)) {
+      await source.deliver(topic, [record(topic, env(`w-${topic}`, 'okk.nps.submitted', T0 + 10 * H, { survey_id: 'S', score: 9, comment: '' }), offset++)]);
+    }
+    expect(processor.partitions()[0]!.watermark).toBe(T0 + 9 * H);
+    await source.deliver(crm, [record(crm, created, 99)]);
+    expect(processor.stats.late).toBe(1);
+    expect(processor.stats.applied).toBe(6);
+  });
+});
