@@ -1,5 +1,5 @@
 import type { CanonicalEvent, Snapshot } from './canonical.ts';
-import { advanceWatermark, apply, emptyDeal, snapshot, type DealState } from './engine.ts';
+import { advanceWatermark, advanceWatermarkInPlace, applyInPlace, emptyDeal, ownedCopy, snapshot, type DealState } from './engine.ts';
 import type { Envelope } from './envelope.ts';
 import type { Rules } from './rules/load.ts';
 
@@ -49,12 +49,17 @@ export class DealBook {
     const moved = this.mark === null || candidate > this.mark;
     if (moved) this.mark = candidate;
 
-    const before = this.deals.get(env.master_deal_id) ?? emptyDeal(env.master_deal_id, this.rules);
-    const step = apply(before, env, this.rules, this.mark);
-    const outputs = step.outputs;
+    const outputs: CanonicalEvent[] = [];
     const changed: string[] = [];
-    if (step.state !== before) {
-      this.store(step.state, before);
+    // The book owns its states and updates them in place (applyInPlace: the pure `apply`'s result
+    // without a new state per event, which with many interleaved deals is mostly GC work).
+    let state = this.deals.get(env.master_deal_id);
+    const isNew = state === undefined;
+    if (state === undefined) state = emptyDeal(env.master_deal_id, this.rules);
+    const deadlineBefore = state.next_deadline;
+    if (applyInPlace(state, env, this.rules, this.mark, outputs)) {
+      if (isNew) this.deals.set(env.master_deal_id, state);
+      this.schedule(state, deadlineBefore);
       changed.push(env.master_deal_id);
     }
     if (moved) this.fireTimers(outputs, changed);
@@ -74,9 +79,32 @@ export class DealBook {
     return { outputs, changed };
   }
 
-  /** Puts back a deal state read from a changelog (keeps the book's watermark). */
+  /**
+   * Puts back a deal state read from a changelog (keeps the book's watermark). The book keeps a
+   * copy, since it updates its states in place.
+   */
   restore(state: DealState): void {
-    this.store(state, this.deals.get(state.master_deal_id));
+    const before = this.deals.get(state.master_deal_id);
+    const own = ownedCopy(state);
+    this.deals.set(own.master_deal_id, own);
+    this.schedule(own, before?.next_deadline);
+  }
+
+  /**
+   * Forgets a deal (the live processor's memory bound for closed or cancelled deals, see
+   * `isSettled`). A later event of that deal starts it afresh, so evict only what no longer
+   * receives events, or accept that. Returns whether the deal was held.
+   */
+  evict(masterDealId: string): boolean {
+    return this.deals.delete(masterDealId); // its heap entries, if any, are skipped as stale
+  }
+
+  /** A deal in a final stage or stopped by a terminal fact, with no open timer left to fire. */
+  isSettled(masterDealId: string): boolean {
+    const state = this.deals.get(masterDealId);
+    if (!state || state.next_deadline !== null) return false;
+    const stage = this.rules.stages.find((s) => s.name === state.derived.stage);
+    return Boolean(stage?.final) || (state.derived.mask & this.rules.terminalMask) !== 0;
   }
 
   get(masterDealId: string): DealState | undefined {
@@ -93,14 +121,17 @@ export class DealBook {
     for (const id of [...this.deals.keys()].sort()) yield snapshot(this.current(this.deals.get(id) as DealState), this.rules);
   }
 
-  /** The state as of the book's watermark (deals without due timers are not revisited eagerly). */
+  /**
+   * The state as of the book's watermark (deals without due timers are not revisited eagerly).
+   * Pure: a temporary state for a snapshot, the stored one is not touched.
+   */
   private current(state: DealState): DealState {
     return this.mark === null ? state : advanceWatermark(state, this.mark, this.rules).state;
   }
 
-  private store(state: DealState, before: DealState | undefined): void {
-    this.deals.set(state.master_deal_id, state);
-    if (state.next_deadline !== null && state.next_deadline !== before?.next_deadline) {
+  /** Queues the deal's deadline when it changed (older heap entries become stale). */
+  private schedule(state: DealState, deadlineBefore: number | null | undefined): void {
+    if (state.next_deadline !== null && state.next_deadline !== deadlineBefore) {
       this.timers.push(state.next_deadline, state.master_deal_id);
     }
   }
@@ -108,13 +139,12 @@ export class DealBook {
   private fireTimers(outputs: CanonicalEvent[], changed: string[]): void {
     const mark = this.mark as number;
     while (this.timers.size > 0 && this.timers.peekDeadline() < mark) {
-      const [deadline, id] = this.timers.pop();
+      const deadline = this.timers.peekDeadline();
+      const id = this.timers.pop();
       const state = this.deals.get(id);
       if (!state || state.next_deadline !== deadline) continue; // stale entry: the deal moved on
-      const step = advanceWatermark(state, mark, this.rules);
-      if (step.state === state) continue;
-      this.store(step.state, state);
-      outputs.push(...step.outputs);
+      if (!advanceWatermarkInPlace(state, mark, this.rules, outputs)) continue;
+      this.schedule(state, deadline);
       if (!changed.includes(id)) changed.push(id);
     }
   }
@@ -149,9 +179,10 @@ class DeadlineHeap {
     ids[i] = id;
   }
 
-  pop(): [number, string] {
+  /** Removes the earliest entry and returns its deal (read its deadline with peekDeadline first). */
+  pop(): string {
     const { keys, ids } = this;
-    const top: [number, string] = [keys[0], ids[0]];
+    const top = ids[0];
     const lastKey = keys.pop() as number;
     const lastId = ids.pop() as string;
     const n = keys.length;

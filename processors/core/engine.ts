@@ -7,7 +7,7 @@ import type {
   TimelineEntry,
 } from './canonical.ts';
 import type { Envelope } from './envelope.ts';
-import type { Rules } from './rules/load.ts';
+import type { Effect, Rules } from './rules/load.ts';
 
 /**
  * The per-deal engine (SPEC §3-5): pure functions, no I/O, no clock — time arrives as event
@@ -104,9 +104,9 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   let facts = state.facts;
   let derived = state.derived;
   let fact: FactEvent | undefined;
-  if (rules.effects.has(env.event_type)) {
-    // Share the rules' copy of the type string: many deals, few distinct strings.
-    fact = { ts: env.event_ts, id: env.event_id, type: internType(rules, env.event_type) };
+  const info = compiled(rules).byType.get(env.event_type);
+  if (info !== undefined) {
+    fact = { ts: env.event_ts, id: env.event_id, type: info.type };
     const pos = factIndex(facts, fact);
     facts = insertAt(facts, pos, fact);
     derived = pos === state.facts.length
@@ -128,11 +128,11 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   );
   const outputs: CanonicalEvent[] = [];
   if (derived !== state.derived) {
-    diffTimeline(state, next, rules, outputs);
-    diffSlas(state, next, rules, outputs);
-    settleSla(next, rules, outputs);
+    diffTimeline(state.derived.timeline, derived.timeline, next.master_deal_id, rules, outputs);
+    diffSlas(state.derived, derived, next.master_deal_id, rules, outputs);
+    settleSla(next, rules, outputs, false);
   } else if (next.next_deadline !== null && next.watermark !== null && next.watermark > next.next_deadline) {
-    settleSla(next, rules, outputs);
+    settleSla(next, rules, outputs, false);
   }
   return { state: next, outputs };
 }
@@ -158,8 +158,116 @@ export function advanceWatermark(state: DealState, watermarkMs: number, rules: R
   );
   if (!due) return { state: next, outputs: [] };
   const outputs: CanonicalEvent[] = [];
-  settleSla(next, rules, outputs);
+  settleSla(next, rules, outputs, false);
   return { state: next, outputs };
+}
+
+// ---- the in-place twin (for an owner of the state: DealBook) ---------------------------------
+
+/**
+ * `apply` for a state that only the caller holds: the same result (state JSON, outputs) as the
+ * pure `apply`, but `state` is updated in place and outputs are pushed to `out`, so an in-order
+ * event allocates only what the state keeps (its fact, marks, transitions). Returns whether the
+ * state changed (where `apply` would have returned a new state object).
+ * Do not use on a state shared with anyone who expects it unchanged (see `ownedCopy`).
+ */
+export function applyInPlace(
+  state: DealState,
+  env: Envelope,
+  rules: Rules,
+  watermarkMs: number | null | undefined,
+  out: CanonicalEvent[],
+): boolean {
+  if (env.master_deal_id !== state.master_deal_id) {
+    throw new Error(`event ${env.event_id} of deal ${env.master_deal_id} applied to deal ${state.master_deal_id}`);
+  }
+  const seen = state.seen;
+  const at = sortedIndex(seen, env.event_id);
+  if (seen[at] === env.event_id) {
+    const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
+    return due ? advanceWatermarkInPlace(state, watermarkMs, rules, out) : false;
+  }
+
+  const c = compiled(rules);
+  const info = c.byType.get(env.event_type);
+  // The derivation before this event (set only when the event is a fact): what outputs diff against.
+  let prev: Derived | null = null;
+  let timelineFrom = -1; // in-order: transitions from here on are new
+  if (info !== undefined) {
+    const fact: FactEvent = { ts: env.event_ts, id: env.event_id, type: info.type };
+    const facts = state.facts;
+    const pos = factIndex(facts, fact);
+    const d = state.derived;
+    if (pos === facts.length) {
+      // Stage lookup first: it is the step that can throw, and nothing is mutated yet.
+      const mask = nextMask(d.mask, info.effects);
+      const stage = rules.stages[rules.stageOf(mask)].name;
+      prev = c.prev;
+      prev.mask = d.mask;
+      const marks = prev.marks;
+      for (let i = 0; i < marks.length; i++) marks[i] = d.marks[i];
+      timelineFrom = d.timeline.length;
+      facts.push(fact);
+      deriveOne(d, fact, info.effects, mask, stage);
+    } else {
+      insertInPlace(facts, pos, fact);
+      let derived: Derived;
+      try {
+        derived = derive(rules, initialDerived(rules), facts, 0);
+      } catch (err) {
+        facts.splice(pos, 1);
+        throw err;
+      }
+      prev = d;
+      state.derived = derived;
+    }
+  }
+  insertInPlace(seen, at, env.event_id);
+  state.version++;
+  state.watermark = maxWatermark(state.watermark, watermarkMs);
+  const ts = env.event_ts;
+  if (state.first_event_ts === null || ts < state.first_event_ts) state.first_event_ts = ts;
+  if (state.last_event_ts === null || ts > state.last_event_ts) state.last_event_ts = ts;
+
+  if (prev !== null) {
+    const after = state.derived.timeline;
+    if (timelineFrom >= 0) publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out);
+    else diffTimeline(prev.timeline, after, state.master_deal_id, rules, out);
+    diffSlas(prev, state.derived, state.master_deal_id, rules, out);
+    settleSla(state, rules, out, true);
+  } else if (state.next_deadline !== null && state.watermark !== null && state.watermark > state.next_deadline) {
+    settleSla(state, rules, out, true);
+  }
+  return true;
+}
+
+/** `advanceWatermark` in place (see `applyInPlace`); returns whether the state changed. */
+export function advanceWatermarkInPlace(state: DealState, watermarkMs: number, rules: Rules, out: CanonicalEvent[]): boolean {
+  if (state.watermark !== null && watermarkMs <= state.watermark) return false;
+  const due = state.next_deadline !== null && watermarkMs > state.next_deadline;
+  state.watermark = watermarkMs;
+  if (due) {
+    state.version++; // an open timer's `breached` flips in the snapshot
+    settleSla(state, rules, out, true);
+  }
+  return true;
+}
+
+/** A copy sharing no mutable part with `state` (its arrays and derivation), safe to update in place. */
+export function ownedCopy(state: DealState): DealState {
+  const d = state.derived;
+  return dealState(
+    state.master_deal_id,
+    state.version,
+    state.seen.slice(),
+    state.facts.slice(),
+    { mask: d.mask, marks: d.marks.slice(), stage: d.stage, timeline: d.timeline.slice() },
+    state.breaches.slice(),
+    state.watermark,
+    state.next_deadline,
+    state.first_event_ts,
+    state.last_event_ts,
+  );
 }
 
 /** SLA views of a deal as of its watermark (SPEC §4). */
@@ -240,20 +348,57 @@ function derive(rules: Rules, base: Derived, facts: FactEvent[], from: number): 
   return { mask, marks, stage, timeline };
 }
 
+function nextMask(mask: number, effects: readonly Effect[]): number {
+  for (const e of effects) mask = e.set ? mask | (1 << e.fact) : mask & ~(1 << e.fact);
+  return mask;
+}
+
+/** One in-order fact folded onto `d` in place: what `derive(rules, d, facts, facts.length - 1)` computes. */
+function deriveOne(d: Derived, f: FactEvent, effects: readonly Effect[], nextMaskValue: number, to: string): void {
+  let mask = d.mask;
+  let compensation = false;
+  for (const e of effects) {
+    const bit = 1 << e.fact;
+    if (e.set) {
+      if ((mask & bit) === 0) {
+        mask |= bit;
+        d.marks[e.fact] = { on: true, ts: f.ts, id: f.id };
+      }
+    } else if ((mask & bit) !== 0) {
+      mask &= ~bit;
+      d.marks[e.fact] = { on: false, ts: f.ts, id: f.id };
+      compensation = true;
+    }
+  }
+  d.mask = nextMaskValue;
+  if (to !== d.stage) {
+    d.timeline.push({ from_stage: d.stage, to_stage: to, event_ts: f.ts, cause_event_id: f.id, compensation });
+    d.stage = to;
+  }
+}
+
 const transitionKey = (t: TimelineEntry) => `${t.cause_event_id}:${t.from_stage}>${t.to_stage}`;
 const sameTransition = (a: TimelineEntry, b: TimelineEntry) =>
   a === b || (a.cause_event_id === b.cause_event_id && a.from_stage === b.from_stage && a.to_stage === b.to_stage);
 
 /** Publishes the transitions of the new timeline that the old one did not have. */
-function diffTimeline(prev: DealState, next: DealState, rules: Rules, out: CanonicalEvent[]): void {
-  const before = prev.derived.timeline;
-  const after = next.derived.timeline;
+function diffTimeline(before: TimelineEntry[], after: TimelineEntry[], deal: string, rules: Rules, out: CanonicalEvent[]): void {
   let common = 0;
   while (common < before.length && common < after.length && sameTransition(before[common], after[common])) common++;
   if (common === after.length) return;
   const old = common === before.length ? undefined : new Set(before.slice(common).map(transitionKey));
-  const deal = next.master_deal_id;
-  for (let i = common; i < after.length; i++) {
+  publishTransitions(after, common, old, deal, compiled(rules), out);
+}
+
+function publishTransitions(
+  after: TimelineEntry[],
+  from: number,
+  old: Set<string> | undefined,
+  deal: string,
+  c: Compiled,
+  out: CanonicalEvent[],
+): void {
+  for (let i = from; i < after.length; i++) {
     const t = after[i];
     const key = transitionKey(t);
     if (old?.has(key)) continue;
@@ -267,8 +412,7 @@ function diffTimeline(prev: DealState, next: DealState, rules: Rules, out: Canon
       cause_event_id: t.cause_event_id,
       compensation: t.compensation,
     });
-    const stage = rules.stages.find((s) => s.name === t.to_stage);
-    if (stage?.final) {
+    if (c.finalStages.has(t.to_stage)) {
       out.push({
         type: 'masterdeal.closed',
         event_id: `${deal}:closed:${t.cause_event_id}`,
@@ -372,23 +516,23 @@ function withWatermark(v: SlaView, watermark: number | null): SlaView {
   return { ...v, breached: true, status: 'breached' };
 }
 
-function diffSlas(prev: DealState, next: DealState, rules: Rules, out: CanonicalEvent[]): void {
-  const deal = next.master_deal_id;
+function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rules, out: CanonicalEvent[]): void {
   for (const sla of rules.slas) {
-    if (sameMarks(prev.derived.marks, next.derived.marks, sla.deps)) continue; // untouched timer
-    const a = evalTimer(rules, prev.derived, sla, scratchB);
+    if (sameMarks(prev.marks, next.marks, sla.deps)) continue; // untouched timer
+    const a = evalTimer(rules, prev, sla, scratchB);
     const aStartId = a.started ? (a.start as Mark).id : null;
     const aStopId = a.started && a.stop ? a.stop.id : null;
     const aStoppedAt = a.stoppedAt;
-    const b = evalTimer(rules, next.derived, sla, scratchA);
+    const b = evalTimer(rules, next, sla, scratchA);
     // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
     if (!b.started || !b.start) continue;
     const bStopId = b.stop ? b.stop.id : null;
     // Compare ids, not objects: a re-derivation rebuilds equal marks.
     if (aStartId === b.start.id && aStopId === bStopId && (bStopId === null || aStoppedAt === b.stoppedAt)) continue;
     const stopMoved = bStopId !== null && bStopId !== aStopId;
-    const [ts, id] = stopMoved ? [b.stoppedAt, (b.stop as Mark).id] : [b.start.ts, b.start.id];
-    const v = slaView(rules, next.derived, sla);
+    const ts = stopMoved ? b.stoppedAt : b.start.ts;
+    const id = stopMoved ? (b.stop as Mark).id : b.start.id;
+    const v = slaView(rules, next, sla);
     out.push({
       type: 'masterdeal.sla.updated',
       event_id: `${deal}:sla:${sla.name}:${v.start_event_id ?? '-'}:${v.stop_event_id ?? '-'}`,
@@ -407,8 +551,11 @@ function diffSlas(prev: DealState, next: DealState, rules: Rules, out: Canonical
   }
 }
 
-/** Publishes new breaches and recomputes `next_deadline`; mutates the fresh `next` state. */
-function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[]): void {
+/**
+ * Publishes new breaches and recomputes `next_deadline`; mutates `next` (a fresh state, whose
+ * `breaches` array is copied unless `inPlace`: then the array is the state's own).
+ */
+function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[], inPlace: boolean): void {
   let nextDeadline: number | null = null;
   let breaches = next.breaches;
   const wm = next.watermark;
@@ -419,7 +566,8 @@ function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[]): void {
     const breached = open ? wm !== null && wm > t.deadline : t.stoppedAt > t.deadline;
     if (open && !breached && (nextDeadline === null || t.deadline < nextDeadline)) nextDeadline = t.deadline;
     if (!breached || breaches.includes(sla.name)) continue;
-    breaches = [...breaches, sla.name];
+    if (inPlace) breaches.push(sla.name);
+    else breaches = [...breaches, sla.name];
     out.push({
       type: 'masterdeal.sla.breached',
       event_id: `${next.master_deal_id}:sla.breached:${sla.name}`,
@@ -479,12 +627,33 @@ function factIndex(facts: FactEvent[], f: FactEvent): number {
   return i;
 }
 
-const interned = new WeakMap<Rules, Map<string, string>>();
-function internType(rules: Rules, type: string): string {
-  let m = interned.get(rules);
-  if (!m) {
-    m = new Map([...rules.effects.keys()].map((k) => [k, k]));
-    interned.set(rules, m);
+/** Inserts `item` at `index` in place (a sorted array of ~10-20 entries: shifting is cheap). */
+function insertInPlace<T>(list: T[], index: number, item: T): void {
+  let i = list.length;
+  list.push(item);
+  for (; i > index; i--) list[i] = list[i - 1];
+  list[index] = item;
+}
+
+/** Per-rules lookups the hot path needs, built once per Rules object. */
+interface Compiled {
+  /** By event_type: the rules' own copy of the type string (shared by every deal's facts) and its effects. */
+  byType: Map<string, { type: string; effects: readonly Effect[] }>;
+  finalStages: Set<string>;
+  /** Scratch: the derivation before an in-order fact (applyInPlace is not re-entrant). */
+  prev: Derived;
+}
+
+const compiledRules = new WeakMap<Rules, Compiled>();
+function compiled(rules: Rules): Compiled {
+  let c = compiledRules.get(rules);
+  if (c === undefined) {
+    c = {
+      byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
+      finalStages: new Set(rules.stages.filter((s) => s.final).map((s) => s.name)),
+      prev: initialDerived(rules),
+    };
+    compiledRules.set(rules, c);
   }
-  return m.get(type) ?? type;
+  return c;
 }

@@ -1,0 +1,149 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DealBook } from '../../processors/core/deal-book.ts';
+import { advanceWatermark, apply, applyInPlace, emptyDeal, ownedCopy, snapshot, type DealState } from '../../processors/core/engine.ts';
+import type { CanonicalEvent } from '../../processors/core/canonical.ts';
+import type { Envelope } from '../../processors/core/envelope.ts';
+import { loadDefaultRules } from '../../processors/core/rules/load.ts';
+import { ev, HOUR, MINUTE, T0 } from './fixtures.ts';
+import { ReferenceBook } from './reference-book.ts';
+
+/**
+ * The DealBook updates its states in place (applyInPlace); the pure `apply` is the spec-level
+ * function. These properties check that the book's outputs, changed deals, snapshots and state
+ * JSON equal those of the same book built on the pure `apply` (test/core/reference-book.ts).
+ */
+const rules = loadDefaultRules();
+const TYPES = [
+  'crm.deal.created', 'crm.lead.qualified', 'crm.brief.submitted', 'media.mediaplan.ready', 'crm.offer.approved',
+  'docflow.contract.signed', 'docflow.contract.revoked', 'mediapush.campaign.started', 'dcm.invoice.issued',
+  'dcm.closeout.completed', 'crm.deal.cancelled', 'mediapush.campaign.kpi', 'okk.nps.submitted',
+];
+
+type Action =
+  | { kind: 'event'; env: Envelope }
+  | { kind: 'advance'; to: number }
+  | { kind: 'restore' }; // both books: every state through JSON into a fresh book
+
+/** Events of a few deals, interleaved, with duplicates (same id, same deal) and idle-clock ticks. */
+const actions = fc
+  .array(
+    fc.oneof(
+      { weight: 12, arbitrary: fc.record({
+        deal: fc.constantFrom('MD-1', 'MD-2', 'MD-3', 'MD-4'),
+        id: fc.stringMatching(/^[a-f0-9]{1,3}$/),
+        type: fc.constantFrom(...TYPES),
+        at: fc.integer({ min: 0, max: 24 * 12 }).map((h) => T0 + h * HOUR),
+      }).map(({ deal, id, type, at }): Action => ({ kind: 'event', env: ev(`${deal}-${id}`, type, at, deal) })) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 24 * 14 }).map((h): Action => ({ kind: 'advance', to: T0 + h * HOUR })) },
+      { weight: 1, arbitrary: fc.constant<Action>({ kind: 'restore' }) },
+    ),
+    { minLength: 1, maxLength: 80 },
+  )
+  // an event id names one event: a repeated id repeats its first envelope (a true duplicate)
+  .map((list) => {
+    const first = new Map<string, Envelope>();
+    return list.map((a) => {
+      if (a.kind !== 'event') return a;
+      const known = first.get(a.env.event_id);
+      if (known) return { kind: 'event', env: { ...known } } as Action;
+      first.set(a.env.event_id, a.env);
+      return a;
+    });
+  });
+
+const json = (s: DealState | undefined) => JSON.parse(JSON.stringify(s));
+
+function reload<B extends DealBook | ReferenceBook>(book: B, make: () => B): B {
+  const fresh = make();
+  for (const s of book.deals.values()) fresh.restore(json(s));
+  const mark = book.watermark;
+  if (mark !== null) fresh.advanceTo(mark);
+  return fresh;
+}
+
+describe('DealBook in place = the pure apply', () => {
+  it('given any interleaving of deals, duplicates, late events, idle ticks and restores, then outputs, changed deals, snapshots and state JSON are identical', () => {
+    fc.assert(
+      fc.property(actions, fc.constantFrom(0, 15 * MINUTE, 6 * HOUR), (list, lateness) => {
+        let book = new DealBook(rules, { allowedLatenessMs: lateness });
+        let ref = new ReferenceBook(rules, { allowedLatenessMs: lateness });
+        for (const a of list) {
+          if (a.kind === 'restore') {
+            book = reload(book, () => new DealBook(rules, { allowedLatenessMs: lateness }));
+            ref = reload(ref, () => new ReferenceBook(rules, { allowedLatenessMs: lateness }));
+            continue;
+          }
+          const got = a.kind === 'event' ? book.apply(a.env) : book.advanceTo(a.to);
+          const want = a.kind === 'event' ? ref.apply(a.env) : ref.advanceTo(a.to);
+          expect(got).toEqual(want);
+          for (const id of got.changed) expect(json(book.get(id))).toEqual(json(ref.get(id)));
+        }
+        expect(book.watermark).toBe(ref.watermark);
+        expect([...book.snapshots()]).toEqual([...ref.snapshots()]);
+        expect([...book.deals.keys()].sort().map((id) => json(book.get(id)))).toEqual([...ref.deals.keys()].sort().map((id) => json(ref.get(id))));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('given any events of one deal in any order, then applyInPlace leaves the state and outputs that apply returns', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ id: fc.stringMatching(/^[a-f0-9]{1,2}$/), type: fc.constantFrom(...TYPES), h: fc.integer({ min: 0, max: 240 }) }), { maxLength: 30 }),
+        fc.array(fc.option(fc.integer({ min: 0, max: 300 }), { nil: undefined }), { maxLength: 30 }),
+        (raw, wms) => {
+          let pure = emptyDeal('MD-1', rules);
+          const owned = emptyDeal('MD-1', rules);
+          raw.forEach((r, i) => {
+            const env = ev(r.id, r.type, T0 + r.h * HOUR);
+            const wm = wms[i] === undefined ? undefined : T0 + (wms[i] as number) * HOUR;
+            const step = apply(pure, env, rules, wm);
+            const out: CanonicalEvent[] = [];
+            const changed = applyInPlace(owned, env, rules, wm, out);
+            expect(changed).toBe(step.state !== pure);
+            expect(out).toEqual(step.outputs);
+            expect(json(owned)).toEqual(json(step.state));
+            pure = step.state;
+          });
+          const end = advanceWatermark(pure, T0 + 400 * HOUR, rules).state;
+          expect(snapshot(ownedCopy(end), rules)).toEqual(snapshot(end, rules));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('DealBook ownership and eviction', () => {
+  it('given a restored state, when the book applies events, then the caller\'s object is not changed', () => {
+    const first = new DealBook(rules);
+    first.apply(ev('a', 'crm.deal.created', T0));
+    const saved = json(first.get('MD-1'));
+    const copy = structuredClone(saved);
+    const book = new DealBook(rules);
+    book.restore(saved);
+    book.apply(ev('b', 'crm.brief.submitted', T0 + HOUR));
+    expect(saved).toEqual(copy);
+    expect(book.get('MD-1')?.seen).toEqual(['a', 'b']);
+  });
+
+  it('given a closed deal, then it is settled and evict forgets it; an open deal is not settled', () => {
+    const book = new DealBook(rules, { allowedLatenessMs: 0 });
+    const types = ['crm.deal.created', 'crm.brief.submitted', 'media.mediaplan.ready', 'crm.offer.approved', 'docflow.contract.signed', 'mediapush.campaign.started', 'dcm.invoice.issued', 'dcm.closeout.completed'];
+    types.forEach((t, i) => book.apply(ev(`c${i}`, t, T0 + i * HOUR, 'MD-C')));
+    book.apply(ev('o1', 'crm.deal.created', T0 + 8 * HOUR, 'MD-O'));
+    book.apply(ev('x1', 'crm.deal.created', T0, 'MD-X'));
+    book.apply(ev('x2', 'crm.deal.cancelled', T0 + HOUR, 'MD-X'));
+    expect(book.get('MD-C')?.derived.stage).toBe('closed');
+    expect(book.isSettled('MD-C')).toBe(true);
+    expect(book.isSettled('MD-X')).toBe(true);
+    expect(book.isSettled('MD-O')).toBe(false);
+    expect(book.evict('MD-C')).toBe(true);
+    expect(book.evict('MD-C')).toBe(false);
+    expect(book.get('MD-C')).toBeUndefined();
+    expect([...book.snapshots()].map((s) => s.master_deal_id)).toEqual(['MD-O', 'MD-X']);
+    // the open deal's timer still fires after another deal was evicted
+    expect(book.advanceTo(T0 + 17 * HOUR).outputs).toEqual([expect.objectContaining({ type: 'masterdeal.sla.breached', master_deal_id: 'MD-O' })]);
+  });
+});
