@@ -532,21 +532,26 @@ function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rules, out:
     const stopMoved = bStopId !== null && bStopId !== aStopId;
     const ts = stopMoved ? b.stoppedAt : b.start.ts;
     const id = stopMoved ? (b.stop as Mark).id : b.start.id;
-    const v = slaView(rules, next, sla);
+    // The fields of slaView(rules, next, sla), read from `b` (no second evaluation, no view object).
+    const start = b.start;
+    const stop = b.stop;
+    const breached = stop !== null && b.stoppedAt > b.deadline;
+    let duration: number | null = null;
+    if (stop !== null) duration = sla.calendar ? sla.calendar.elapsed(start.ts, b.stoppedAt) : b.stoppedAt - start.ts;
     out.push({
       type: 'masterdeal.sla.updated',
-      event_id: `${deal}:sla:${sla.name}:${v.start_event_id ?? '-'}:${v.stop_event_id ?? '-'}`,
+      event_id: `${deal}:sla:${sla.name}:${start.id}:${stop === null ? '-' : stop.id}`,
       master_deal_id: deal,
       sla: sla.name,
-      status: v.status as SlaUpdated['status'],
-      breached: v.breached,
+      status: stop === null ? 'open' : breached ? 'breached' : 'met',
+      breached,
       event_ts: ts,
       cause_event_id: id,
-      started_at: v.started_at as number,
-      stopped_at: v.stopped_at,
-      duration_ms: v.duration_ms,
-      target_ms: v.target_ms,
-      deadline_at: v.deadline_at as number,
+      started_at: start.ts,
+      stopped_at: stop === null ? null : b.stoppedAt,
+      duration_ms: duration,
+      target_ms: sla.targetMs,
+      deadline_at: b.deadline,
     });
   }
 }
