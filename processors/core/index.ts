@@ -1,6 +1,6 @@
 /** The public surface of the pure core: rules, engine, multi-deal book, canonical outputs. */
 export * from './canonical.ts';
-export { apply, advanceWatermark, emptyDeal, slaViews, snapshot } from './engine.ts';
+export { apply, advanceWatermark, applyInPlace, advanceWatermarkInPlace, emptyDeal, ownedCopy, slaViews, snapshot } from './engine.ts';
 export type { DealState, Derived, FactEvent, Mark, Step } from './engine.ts';
 export { DealBook } from './deal-book.ts';
 export type { BookStep, DealBookOptions } from './deal-book.ts';
