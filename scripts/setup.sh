@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a machine to build, test and run MasterDeal; safe to run again (each step checks first).
-#   1. npm dependencies (npm ci when node_modules is missing or older than package-lock.json)
+#   1. npm dependencies (npm install from the lock when node_modules is missing or older than package-lock.json)
 #   2. Debian packages the stack and tests use (Java, Maven, python3-venv, kcat, chromium)
 #   3. the local stack's downloads: Kafka and Apicurio from Maven Central, dbt into a venv from PyPI
 #      (`masterdeal stack install`, cached in ~/.cache/masterdeal)
@@ -11,8 +11,11 @@ say() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- 1. npm -------------------------------------------------------------------------------
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  say "npm ci (node_modules missing or older than package-lock.json)"
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: chdb lists optional per-platform libraries (darwin, arm64) that the npm registry
+  # reachable here does not serve, and `npm ci` refuses a lock without them. `npm install` with the
+  # lock installs the same versions and skips the unavailable optional ones.
+  say "npm install from package-lock.json (node_modules missing or older than the lock)"
+  npm install --no-audit --no-fund --no-save
 else
   say "node_modules up to date"
 fi
