@@ -10,6 +10,7 @@
  *   5. replay of everything in the raw topics (`masterdeal replay --from earliest`).
  *
  * Sizes: BENCH_EVENTS (1000000), BENCH_RATE (5000), BENCH_LATENCY_SECONDS (30), BENCH_PARTITIONS (6).
+ * BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there (node --cpu-prof).
  * Figures are printed as they come and as one JSON line at the end. Nothing is asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,10 +45,12 @@ const children: ChildProcess[] = [];
 const results: Record<string, unknown> = { events: N, partitions: PARTITIONS, cores: (await import('node:os')).cpus().length };
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const secs = (ms: number) => (ms / 1000).toFixed(1);
+// Node refuses --cpu-prof in NODE_OPTIONS, so it goes on each role's command line.
+const NODE_ARGS = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
 function role(args: string[], name: string): ChildProcess {
   const out = openSync(join(work, `${name}.log`), 'a');
-  const child = spawn('node', ['scripts/masterdeal.mjs', ...args], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', out, out] });
+  const child = spawn('node', [...NODE_ARGS, 'scripts/masterdeal.mjs', ...args], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', out, out] });
   children.push(child);
   return child;
 }
@@ -199,7 +202,7 @@ async function main(): Promise<void> {
   // 5. replay of everything in the raw topics
   const total = produced.sent + sent.sent;
   t = Date.now();
-  const replay = spawn('node', ['scripts/masterdeal.mjs', 'replay', '--from', 'earliest', '--no-progress'], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const replay = spawn('node', [...NODE_ARGS, 'scripts/masterdeal.mjs', 'replay', '--from', 'earliest', '--no-progress'], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   replay.stdout.on('data', (d) => (out += d));
   await new Promise((r) => replay.on('exit', r));

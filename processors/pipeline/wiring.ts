@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { encodeCanonicalFramed, decodeEnvelopeFramed, decodeCanonicalFramed, type CanonicalJson } from '../codec/envelope-avro.ts';
+import { decodeCanonicalValueFramed, decodeEnvelopeFramed, encodeCanonicalOutputFramed, type CanonicalJson } from '../codec/envelope-avro.ts';
 import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog, type CanonicalType } from '../codec/schemas.ts';
 import { toJson, type CanonicalOutput } from '../core/index.ts';
 import { createKafka, ensureTopics, groupOffsets, KafkaTransactionalSink, readPartitionsToEnd } from '../kafka/kafkajs.ts';
@@ -60,11 +60,14 @@ export function envelopeDecoder(ctx: PipelineContext): EnvelopeDecoder {
 }
 
 export function canonicalEncoder(ids: SchemaIds): CanonicalEncoder {
-  return (o: CanonicalOutput) => encodeCanonicalFramed(toJson(o) as CanonicalJson, ids.canonical[o.type]);
+  // Straight from the engine's epoch-ms shape to Avro (no ISO round trip).
+  return (o: CanonicalOutput) => encodeCanonicalOutputFramed(o, ids.canonical[o.type]);
 }
 
 export function canonicalDecoder(ctx: PipelineContext) {
-  return (type: CanonicalType, value: Buffer) => decodeCanonicalFramed(type, value, ctx.registry.lookup);
+  // The decoded Avro value has the engine's shape; the core's toJson renders its JSON form (SPEC §6).
+  return async (type: CanonicalType, value: Buffer) =>
+    toJson((await decodeCanonicalValueFramed(type, value, ctx.registry.lookup)) as unknown as CanonicalOutput) as CanonicalJson;
 }
 
 export function processorPorts(

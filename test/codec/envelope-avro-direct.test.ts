@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeCanonical,
+  decodeCanonicalValue,
+  encodeCanonical,
+  encodeCanonicalOutput,
+  type CanonicalJson,
+} from '../../processors/codec/envelope-avro.ts';
+import { validateEnvelope } from '../../processors/codec/envelope-json.ts';
+import { toJson, type CanonicalOutput } from '../../processors/core/canonical.ts';
+import { DealBook } from '../../processors/core/deal-book.ts';
+import { loadDefaultRules } from '../../processors/core/rules/load.ts';
+import { generateEvents } from '../../processors/generate/generator.ts';
+
+function engineOutputs(): CanonicalOutput[] {
+  const book = new DealBook(loadDefaultRules());
+  const outputs: CanonicalOutput[] = [];
+  for (const json of generateEvents({ deals: 120, seed: 11, duplicates: 0.05, late: 0.05, shuffleWindow: 64 })) {
+    const r = validateEnvelope(json);
+    if (!r.ok) throw new Error(r.reason);
+    outputs.push(...book.apply(r.envelope).outputs);
+  }
+  outputs.push(...book.advanceTo(book.highestEventTs ?? 0).outputs, ...book.snapshots());
+  return outputs;
+}
+
+describe('direct path: engine outputs <-> Avro without the JSON form', () => {
+  const outputs = engineOutputs();
+
+  it('encodes every engine output to the same bytes as the JSON-form path', () => {
+    const types = new Set<string>();
+    for (const o of outputs) {
+      expect(encodeCanonicalOutput(o).equals(encodeCanonical(toJson(o) as CanonicalJson))).toBe(true);
+      types.add(o.type);
+    }
+    expect(types.size).toBe(5);
+  });
+
+  it('decodes to the engine shape, whose toJson is the JSON-form decode (same text)', () => {
+    for (const o of outputs) {
+      const body = encodeCanonicalOutput(o);
+      const value = decodeCanonicalValue(o.type, body);
+      expect(value).toEqual(o);
+      expect(JSON.stringify(toJson(value as unknown as CanonicalOutput))).toBe(JSON.stringify(decodeCanonical(o.type, body)));
+    }
+  });
+
+  it('refuses an output whose fields do not fit the schema, naming the type', () => {
+    const bad = { ...outputs.find((o) => o.type === 'masterdeal.stage.changed')!, event_ts: 'soon' } as unknown as CanonicalOutput;
+    expect(() => encodeCanonicalOutput(bad)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED' }));
+    expect(() => encodeCanonicalOutput({ type: 'masterdeal.nope' } as unknown as CanonicalOutput)).toThrow(expect.objectContaining({ code: 'CANONICAL_INVALID' }));
+  });
+});
