@@ -1,8 +1,7 @@
 import type avro from 'avsc';
 import type { Envelope } from '../core/envelope.ts';
-import { envelopeToJson, validateEnvelope } from './envelope-json.ts';
 import { CodecError } from './errors.ts';
-import { avroToJson, isPlainObject, jsonToAvro, JsonFormError } from './json-form.ts';
+import { avroToJson, isPlainObject, jsonToAvro, JsonFormError, parseTimestamp } from './json-form.ts';
 import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog, type CanonicalType, type SchemaCatalog } from './schemas.ts';
 import * as wire from './wire-format.ts';
 
@@ -49,6 +48,14 @@ export function envelopeToAvro(envelope: Envelope, catalog: SchemaCatalog = sche
   };
 }
 
+const ID_FIELDS = ['event_id', 'source_system', 'master_deal_id'] as const;
+
+/**
+ * The checks `validateEnvelope` makes of a JSON envelope, applied to the decoded Avro value
+ * without its ISO and payload round trips (the payload is converted once, then range-checked
+ * by converting it back): ingest was a third of the processor's decode time in those round trips.
+ * Same envelope as `validateEnvelope(envelopeToJson(...))` (test/codec/envelope-avro-direct.test.ts).
+ */
 export function avroToEnvelope(value: DomainEventAvro, catalog: SchemaCatalog = schemaCatalog()): Envelope {
   const expected = catalog.payloadTypeOf(value.event_type);
   if (!expected) throw new CodecError('ENVELOPE_INVALID', `event_type: unknown event type "${value.event_type}"`);
@@ -56,10 +63,27 @@ export function avroToEnvelope(value: DomainEventAvro, catalog: SchemaCatalog = 
   if (branch !== expected) {
     throw new CodecError('ENVELOPE_INVALID', `payload: branch ${branch ?? '(none)'} does not match event_type ${value.event_type} (expects ${expected})`);
   }
-  const payload = avroToJson(catalog, catalog.definition(expected), value.payload[expected]) as Record<string, unknown>;
-  const checked = validateEnvelope({ ...envelopeToJson({ ...value, payload }), event_ts: value.event_ts }, catalog);
-  if (!checked.ok) throw new CodecError('ENVELOPE_INVALID', checked.reason);
-  return checked.envelope;
+  for (const key of ID_FIELDS) {
+    if (typeof value[key] !== 'string' || value[key] === '') throw new CodecError('ENVELOPE_INVALID', `${key}: must be a non-empty string`);
+  }
+  if (parseTimestamp(value.event_ts) === undefined) throw new CodecError('ENVELOPE_INVALID', `event_ts: ${value.event_ts} is not a representable epoch-ms timestamp`);
+  const schema = catalog.definition(expected);
+  let payload: Record<string, unknown>;
+  try {
+    payload = avroToJson(catalog, schema, value.payload[expected]) as Record<string, unknown>;
+    // Avro types say nothing of SPEC ranges (nps 0..10, amounts in whole kopecks): converting back checks them.
+    jsonToAvro(catalog, schema, payload, 'payload');
+  } catch (err) {
+    invalid('ENVELOPE_INVALID', err);
+  }
+  return {
+    event_id: value.event_id,
+    event_type: value.event_type,
+    source_system: value.source_system,
+    master_deal_id: value.master_deal_id,
+    event_ts: value.event_ts,
+    payload,
+  };
 }
 
 /** Avro binary body (no framing) of an envelope, with the local (latest) schema. */

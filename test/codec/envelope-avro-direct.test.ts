@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeCanonical,
+  decodeEnvelope,
+  encodeEnvelope,
   decodeCanonicalValue,
   encodeCanonical,
   encodeCanonicalOutput,
   type CanonicalJson,
 } from '../../processors/codec/envelope-avro.ts';
-import { validateEnvelope } from '../../processors/codec/envelope-json.ts';
+import { envelopeToJson, validateEnvelope } from '../../processors/codec/envelope-json.ts';
 import { toJson, type CanonicalOutput } from '../../processors/core/canonical.ts';
 import { DealBook } from '../../processors/core/deal-book.ts';
 import { loadDefaultRules } from '../../processors/core/rules/load.ts';
@@ -49,5 +51,21 @@ describe('direct path: engine outputs <-> Avro without the JSON form', () => {
     const bad = { ...outputs.find((o) => o.type === 'masterdeal.stage.changed')!, event_ts: 'soon' } as unknown as CanonicalOutput;
     expect(() => encodeCanonicalOutput(bad)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED' }));
     expect(() => encodeCanonicalOutput({ type: 'masterdeal.nope' } as unknown as CanonicalOutput)).toThrow(expect.objectContaining({ code: 'CANONICAL_INVALID' }));
+  });
+});
+
+describe('envelope decode without the JSON round trip', () => {
+  it('gives the envelope validateEnvelope gives for the JSON form, for every generated event type', () => {
+    const types = new Set<string>();
+    for (const json of generateEvents({ deals: 60, seed: 5, duplicates: 0.05, late: 0.05 })) {
+      const r = validateEnvelope(json);
+      if (!r.ok) throw new Error(r.reason);
+      const decoded = decodeEnvelope(encodeEnvelope(r.envelope));
+      expect(decoded).toEqual(r.envelope);
+      const viaJson = validateEnvelope(envelopeToJson(decoded));
+      expect(viaJson.ok && JSON.stringify(viaJson.envelope)).toBe(JSON.stringify(decoded));
+      types.add(decoded.event_type);
+    }
+    expect(types.size).toBeGreaterThan(8);
   });
 });
