@@ -15,9 +15,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clickhouseClient } from '../processors/clickhouse/client.ts';
 import { migrate } from '../processors/clickhouse/migrate.ts';
@@ -53,6 +53,19 @@ function role(args: string[], name: string): ChildProcess {
   const child = spawn('node', [...NODE_ARGS, 'scripts/masterdeal.mjs', ...args], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', out, out] });
   children.push(child);
   return child;
+}
+
+/**
+ * CPU seconds (user + system) a child has used so far, from /proc: unlike wall time it hardly
+ * depends on what else the (shared, 2-core) machine is doing, so it compares runs. null off Linux.
+ */
+function cpuSeconds(child: ChildProcess): number | null {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -156,8 +169,8 @@ async function main(): Promise<void> {
   // 3. sustained throughput: processor + sink as processes
   const sinkMetrics = await freePort();
   t = Date.now();
-  role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0'], 'processor');
-  role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics)], 'sink');
+  const processorRole = role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0'], 'processor');
+  const sinkRole = role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics)], 'sink');
   await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), WAIT);
   const processorSec = (Date.now() - t) / 1000;
   say(`processor: ${produced.sent} events through transactions in ${processorSec.toFixed(1)} s = ${Math.round(produced.sent / processorSec)} ev/s (incl. start-up)`);
@@ -173,8 +186,13 @@ async function main(): Promise<void> {
     endToEndEventsPerSecond: sustained,
     canonicalRecordsApprox: canonicalCount,
     ratioToCeiling: +(sustained / ceiling).toFixed(3),
+    processorCpuSeconds: cpuSeconds(processorRole),
+    sinkCpuSeconds: cpuSeconds(sinkRole),
+    loadAverage1m: +loadavg()[0]!.toFixed(2),
   };
   say(`end to end: raw -> processor -> canonical (~${canonicalCount} records) -> ClickHouse in ${endToEndSec.toFixed(1)} s = ${sustained} ev/s; ${(sustained / ceiling * 100).toFixed(1)} % of the bare consume rate`);
+  const t2 = results.throughput as Record<string, number | null>;
+  say(`cpu: processor ${t2.processorCpuSeconds} s, sink ${t2.sinkCpuSeconds} s (incl. start-up); load average ${t2.loadAverage1m} on ${results.cores} cores`);
 
   // 4. latency at RATE
   const before = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
