@@ -134,7 +134,9 @@ export class Processor {
   async run(): Promise<void> {
     this.ports.source.onAssignment((owned) => this.reassign(owned));
     const idle = this.opts.idleAdvance;
-    if (idle) this.ticker = setInterval(() => void this.tick(idle.afterMs), idle.everyMs);
+    // The ticker always runs: coalesced snapshots of a partition that has gone quiet must still be
+    // published. Only in live mode does it also move idle watermarks from the clock.
+    this.ticker = setInterval(() => void this.tick(idle ? idle.afterMs : null), idle ? idle.everyMs : 250);
     await this.ports.source.run((batch, ctx) => this.onBatch(batch, ctx));
   }
 
@@ -425,16 +427,17 @@ export class Processor {
   }
 
   /**
-   * Live tick: publishes coalesced snapshots that are due, and moves the watermark of a partition
-   * without input for `afterMs` from the clock (now - allowed lateness) so breaches still fire.
+   * Tick: publishes coalesced snapshots that are due and, in live mode (`afterMs` set), moves the
+   * watermark of a partition without input for `afterMs` from the clock (now - allowed lateness)
+   * so breaches still fire.
    */
-  private async tick(afterMs: number): Promise<void> {
+  private async tick(afterMs: number | null): Promise<void> {
     if (this.stopping) return;
     const now = this.clock();
     for (const task of this.tasks.values()) {
       const wm = task.watermark;
       m.watermarkDelay.set({ partition: String(task.partition) }, wm === null ? 0 : Math.max(0, (now - wm) / 1000));
-      const target = now - task.lastInputAt >= afterMs ? now - this.allowedLatenessMs : null;
+      const target = afterMs !== null && now - task.lastInputAt >= afterMs ? now - this.allowedLatenessMs : null;
       const advance = target !== null && (wm === null || target > wm);
       const snapshotsDue = task.dirty.size > 0 && now - task.lastSnapshotAt >= (this.opts.snapshotIntervalMs ?? 500);
       if (!advance && !snapshotsDue) continue;

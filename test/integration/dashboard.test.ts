@@ -78,9 +78,11 @@ describe('United Stage Dashboard', () => {
     await send(more);
     await expect.poll(() => page.textContent('#kpi-deals'), { timeout: 90_000 }).toBe(String(count + 5));
     await expect.poll(() => page.textContent('#kpi-closed'), { timeout: 20_000 }).not.toBe('–');
-    const funnelAfter = await page.evaluate(() => (window as any).Chart.getChart('funnel-chart').data.datasets[0].data as number[]);
-    expect(funnelAfter[0]).toBe(count + 5);
-    expect(funnelAfter[6]).toBeGreaterThanOrEqual(funnelBefore[6] + 5); // five more reached "closed"
+    // The processor coalesces snapshots (a deal's first state may show before its last): wait for
+    // the page to show all five new deals at "closed".
+    const funnel = () => page.evaluate(() => (window as any).Chart.getChart('funnel-chart').data.datasets[0].data as number[]);
+    await expect.poll(async () => (await funnel())[6], { timeout: 30_000 }).toBeGreaterThanOrEqual(funnelBefore[6] + 5); // five more reached "closed"
+    expect((await funnel())[0]).toBe(count + 5);
     expect(await page.locator('#sla-table tbody tr').count()).toBe(5);
     expect(await page.textContent('#kpi-bottleneck')).not.toBe('–');
 
