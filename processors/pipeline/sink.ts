@@ -15,6 +15,8 @@ import { canonicalEventRow, rawEventRow, snapshotRow, TABLES } from './warehouse
  * each insert carrying a dedup token from its offset ranges; offsets are committed only after
  * ClickHouse acknowledged every table. While ClickHouse is down the flush retries with backoff
  * and the consumer waits (backpressure): nothing is committed, nothing is lost.
+ * Consuming goes on while a flush is in flight (rows buffer for the next one); flushes run one at
+ * a time and in order, so offsets are committed in order, and a second due flush waits.
  */
 export type Row = Record<string, unknown>;
 
@@ -57,6 +59,8 @@ export class ClickHouseSink {
   private readonly clock: () => number;
   private readonly log = rootLog.child({ role: 'sink' });
   private lock: Promise<unknown> = Promise.resolve();
+  /** The flush in flight (inserting and committing), if any. */
+  private inFlight: Promise<void> | null = null;
   /** Produce times of the raw records behind the buffered rows, by path. */
   private sourceTs: { raw: number[]; canonical: number[] } = { raw: [], canonical: [] };
   private timer?: NodeJS.Timeout;
@@ -75,7 +79,7 @@ export class ClickHouseSink {
   async run(): Promise<void> {
     const maxAge = this.opts.maxAgeMs ?? 1000;
     this.timer = setInterval(() => {
-      if (this.batcher.due(this.clock(), Infinity, maxAge)) void this.locked(() => this.flush()).catch((err) => this.log.error({ err }, 'timed flush failed'));
+      if (!this.inFlight && this.batcher.due(this.clock(), Infinity, maxAge)) void this.locked(() => this.startFlush()).catch((err) => this.log.error({ err }, 'timed flush failed'));
     }, Math.max(50, maxAge / 4));
     await this.ports.source.run((batch, ctx) => this.locked(() => this.onBatch(batch, ctx)));
   }
@@ -83,7 +87,11 @@ export class ClickHouseSink {
   /** Flushes what is buffered (so a clean stop commits everything), then stops consuming. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.locked(() => this.flush()).catch((err) => this.log.error({ err }, 'final flush failed'));
+    await this.locked(async () => {
+      await this.inFlight;
+      await this.startFlush();
+      await this.inFlight;
+    }).catch((err) => this.log.error({ err }, 'final flush failed'));
     this.stopping = true;
     await this.ports.source.stop();
   }
@@ -131,15 +139,36 @@ export class ClickHouseSink {
       { role: 'sink', topic: batch.topic, partition: String(batch.partition) },
       Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
     );
-    if (this.batcher.due(this.clock(), this.opts.maxRows ?? 50_000, this.opts.maxAgeMs ?? 1000)) await this.flush(ctx);
+    if (this.batcher.due(this.clock(), this.opts.maxRows ?? 50_000, this.opts.maxAgeMs ?? 1000)) await this.startFlush(ctx);
   }
 
-  private async flush(ctx?: BatchContext): Promise<void> {
+  /**
+   * Waits for the flush in flight (backpressure), then hands what is buffered to a new one and
+   * returns without waiting for it: the consumer keeps filling the next batch meanwhile.
+   * A failed flush (only when stopping: otherwise inserts retry forever) surfaces here.
+   */
+  private async startFlush(ctx?: BatchContext): Promise<void> {
+    if (this.inFlight) await this.inFlight;
     if (this.batcher.isEmpty) return;
     const flush: Flush<Row> = this.batcher.take();
     const sourceTs = this.sourceTs;
     this.sourceTs = { raw: [], canonical: [] };
-    for (const b of flush.batches) await this.insertWithRetry(b.table, b.rows, b.token, ctx);
+    const run = this.flush(flush, sourceTs, ctx);
+    this.inFlight = run;
+    void run.then(
+      () => {
+        if (this.inFlight === run) this.inFlight = null;
+      },
+      (err) => {
+        if (this.inFlight === run) this.inFlight = null;
+        this.log.error({ err }, 'flush failed');
+      },
+    );
+  }
+
+  private async flush(flush: Flush<Row>, sourceTs: { raw: number[]; canonical: number[] }, ctx?: BatchContext): Promise<void> {
+    // The tables are independent: insert them side by side (each retried with its own token).
+    await Promise.all(flush.batches.map((b) => this.insertWithRetry(b.table, b.rows, b.token, ctx)));
     const acked = Date.now();
     for (const path of ['raw', 'canonical'] as const) {
       const ms = sourceTs[path].map((t) => acked - t);
