@@ -15,6 +15,9 @@ import { pipelineContext } from './wiring.ts';
  * fresh state, its own canonical/changelog namespace `masterdeal.replay-<id>`, event time only),
  * and with `rebuild` through a fresh sink into the (emptied) warehouse.
  */
+/** How often a replay publishes coalesced snapshots of changed deals (live: 500 ms). */
+export const REPLAY_SNAPSHOT_INTERVAL_MS = 10_000;
+
 export type Position = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; offset: bigint } | { kind: 'time'; ms: number };
 
 export function parsePosition(text: string): Position {
@@ -102,7 +105,18 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   log.info({ total, groupId, ms: Date.now() - tStart }, 'replay: processing raw topics');
   const t0 = Date.now();
   const { processor } = await startProcessor(
-    { namespace, groupId, txnPrefix: `${namespace}-processor`, idleAfterMs: 0, lateness: o.lateness, rulesFile: o.rulesFile, fromBeginning: true },
+    {
+      namespace,
+      groupId,
+      txnPrefix: `${namespace}-processor`,
+      idleAfterMs: 0,
+      lateness: o.lateness,
+      rulesFile: o.rulesFile,
+      fromBeginning: true,
+      // Nobody watches a replay's intermediate snapshots (advanceAll publishes every deal's last one
+      // at the end), and each costs more to encode and write than the events behind it.
+      snapshotIntervalMs: REPLAY_SNAPSHOT_INTERVAL_MS,
+    },
     ctx,
     stops,
     starts,
