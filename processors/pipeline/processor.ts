@@ -61,6 +61,7 @@ export const WATERMARK_KEY = '\u0000watermark';
 const VERSION_HEADER = 'masterdeal.version';
 /** Kafka timestamp of the (earliest) raw record behind a canonical record: lets the sink measure event → ClickHouse latency. */
 export const INPUT_TS_HEADER = 'masterdeal.input_ts';
+const LATE_LOG_EVERY_MS = 10_000;
 
 interface PartitionTask {
   partition: number;
@@ -83,6 +84,9 @@ interface PartitionTask {
   /** Batches waiting for the next group transaction (see onBatch). */
   queue: Pending[];
   draining: boolean;
+  /** When a late event was last logged, and how many went unlogged since. */
+  lateLoggedAt: number;
+  lateUnlogged: number;
   closed: boolean;
 }
 
@@ -182,6 +186,8 @@ export class Processor {
       lastSnapshotAt: 0,
       queue: [],
       draining: false,
+      lateLoggedAt: -Infinity,
+      lateUnlogged: 0,
       closed: false,
       ready: Promise.resolve(),
     };
@@ -277,7 +283,10 @@ export class Processor {
     for (const { batch } of group) {
       const floor = task.floor.get(batch.topic) ?? -1n;
       const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
-      const records = batch.records.filter((r) => BigInt(r.offset) >= floor && (stop === undefined || BigInt(r.offset) < stop));
+      const inRange = (r: ConsumedRecord) => BigInt(r.offset) >= floor && (stop === undefined || BigInt(r.offset) < stop);
+      // Offsets grow within a batch: when both ends are in range, so is everything between.
+      const ends = batch.records.length > 0 && inRange(batch.records[0]!) && inRange(batch.records[batch.records.length - 1]!);
+      const records = ends ? batch.records : batch.records.filter(inRange);
       if (records.length > 0) inputs.push({ batch, records });
     }
     if (inputs.length === 0) return;
@@ -341,10 +350,16 @@ export class Processor {
           // Later than the allowed lateness: applied all the same (state stays exact), but reported.
           m.lateEvents.inc({ kind: 'beyond_lateness' });
           this.stats.late++;
-          this.log.warn(
-            { event_id: env.event_id, master_deal_id: env.master_deal_id, event_ts: env.event_ts, watermark: wm, partition: batch.partition },
-            'event behind the watermark (beyond allowed lateness)',
-          );
+          // One line per partition every LATE_LOG_EVERY_MS (with how many since the last): a burst of
+          // late traffic would otherwise write a log line per event. The metric counts every one.
+          if (now - task.lateLoggedAt >= LATE_LOG_EVERY_MS) {
+            this.log.warn(
+              { event_id: env.event_id, master_deal_id: env.master_deal_id, event_ts: env.event_ts, watermark: wm, partition: batch.partition, late_since_last_line: task.lateUnlogged + 1 },
+              'event behind the watermark (beyond allowed lateness)',
+            );
+            task.lateLoggedAt = now;
+            task.lateUnlogged = 0;
+          } else task.lateUnlogged++;
         } else if (high !== null && env.event_ts < high) {
           m.lateEvents.inc({ kind: 'within_lateness' });
         }
