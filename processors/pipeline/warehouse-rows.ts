@@ -25,8 +25,18 @@ export function rawEventRow(env: Envelope, r: ConsumedRecord): Record<string, un
 
 const TIME_FIELDS = ['event_ts', 'deadline_at', 'stopped_at', 'started_at', 'closed_at', 'updated_at'] as const;
 
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ`, the form toJson writes: rewritten as text without a Date round trip. */
+const CANONICAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+function chTime(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.length === 24 && CANONICAL_ISO.test(value)) return `${value.slice(0, 10)} ${value.slice(11, 23)}`;
+  return toClickHouseTime(value);
+}
+
 export function canonicalEventRow(body: CanonicalJson, r: ConsumedRecord): Record<string, unknown> {
-  const time = TIME_FIELDS.map((f) => toClickHouseTime(body[f])).find((t) => t !== undefined) ?? toClickHouseTime(r.timestamp);
+  let time: string | undefined;
+  for (const f of TIME_FIELDS) if ((time = chTime(body[f])) !== undefined) break;
+  time ??= toClickHouseTime(r.timestamp);
   return {
     canonical_id: canonicalId(body),
     type: body.type,
@@ -44,7 +54,7 @@ export function snapshotRow(body: CanonicalJson, r: ConsumedRecord): Record<stri
     master_deal_id: body.master_deal_id,
     version,
     stage: String(body.stage ?? ''),
-    updated_at: toClickHouseTime(body.last_event_ts) ?? toClickHouseTime(r.timestamp),
+    updated_at: chTime(body.last_event_ts) ?? toClickHouseTime(r.timestamp),
     body: JSON.stringify(body),
   };
 }
