@@ -195,7 +195,8 @@ export function chunkBySize<T extends { key: Buffer | string | null; value: Buff
   let size = 0;
   for (const r of records) {
     let bytes = 64 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-    for (const [k, v] of Object.entries(r.headers ?? {})) bytes += k.length + v.length;
+    const headers = r.headers;
+    if (headers) for (const k in headers) bytes += k.length + headers[k]!.length;
     if (current.length > 0 && size + bytes > maxBytes) {
       chunks.push(current);
       current = [];
@@ -209,11 +210,12 @@ export function chunkBySize<T extends { key: Buffer | string | null; value: Buff
 }
 
 function groupByTopic(records: OutgoingRecord[]) {
-  const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | null; partition?: number; headers?: Headers }[]>();
+  // The records themselves are the messages (kafkajs reads key, value, partition, headers).
+  const byTopic = new Map<string, OutgoingRecord[]>();
   for (const r of records) {
-    const list = byTopic.get(r.topic) ?? [];
-    list.push({ key: r.key, value: r.value, partition: r.partition, headers: r.headers });
-    byTopic.set(r.topic, list);
+    const list = byTopic.get(r.topic);
+    if (list) list.push(r);
+    else byTopic.set(r.topic, [r]);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -5,6 +5,7 @@ import type {
   BatchContext,
   ConsumedRecord,
   EventSource,
+  Headers,
   OutgoingRecord,
   RecordBatch,
   TopicPartitionOffset,
@@ -367,7 +368,9 @@ export class Processor {
         else if (env.event_ts > input.high) input.high = env.event_ts;
         const step = task.book.apply(env);
         this.stats.applied++;
-        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition, d.record.timestamp));
+        // Outputs of one input share one headers object (kafkajs only reads it).
+        const headers = step.outputs.length > 0 ? { [INPUT_TS_HEADER]: Buffer.from(String(d.record.timestamp)) } : undefined;
+        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition, headers));
         for (const id of step.changed) changed.add(id);
       }
       const input = task.inputs.get(batch.topic);
@@ -472,15 +475,15 @@ export class Processor {
     }
   }
 
-  /** `inputTs`: when the raw record that caused the output was produced (end-to-end latency). */
-  private outputRecord(o: CanonicalOutput, partition: number, inputTs?: number): OutgoingRecord {
+  /** `headers`: INPUT_TS_HEADER = when the raw record that caused the output was produced (end-to-end latency). */
+  private outputRecord(o: CanonicalOutput, partition: number, headers?: Headers): OutgoingRecord {
     const kind = canonicalKindOf(o.type);
     if (!kind) throw new Error(`no topic for canonical output ${o.type}`);
     if (o.type === 'masterdeal.sla.breached') m.breaches.inc({ sla: o.sla });
     this.stats.outputs++;
-    const headers = inputTs === undefined ? undefined : { [INPUT_TS_HEADER]: Buffer.from(String(inputTs)) };
     return { topic: this.opts.layout.canonical[kind], partition, key: o.master_deal_id, value: this.ports.encode(o), headers };
   }
+
 
   /**
    * Changelog entries for every changed deal (always: exactly-once state), snapshots for the
