@@ -51,6 +51,12 @@ export interface DealState {
   derived: Derived;
   /** SLAs whose breach was published (each at most once per deal). */
   breaches: string[];
+  /**
+   * 53-bit hashes of the stage.changed / closed / sla.updated output ids already published, in
+   * publishing order: a re-derivation after a late event publishes an id at most once per deal.
+   * Absent in states written before it existed (see `emittedOf`). Breaches are kept by `breaches`.
+   */
+  emitted?: number[];
   /** The latest event-time watermark this deal was told about. */
   watermark: number | null;
   /** The earliest deadline of an open, not yet breached timer: when the watermark must revisit. */
@@ -65,7 +71,7 @@ export interface Step {
 }
 
 export function emptyDeal(masterDealId: string, rules: Rules): DealState {
-  return dealState(masterDealId, 0, [], [], initialDerived(rules), [], null, null, null, null);
+  return dealState(masterDealId, 0, [], [], initialDerived(rules), [], [], null, null, null, null);
 }
 
 /** One construction site with a fixed field order keeps every state object on one V8 shape. */
@@ -76,12 +82,13 @@ function dealState(
   facts: FactEvent[],
   derived: Derived,
   breaches: string[],
+  emitted: number[],
   watermark: number | null,
   next_deadline: number | null,
   first_event_ts: number | null,
   last_event_ts: number | null,
 ): DealState {
-  return { master_deal_id, version, seen, facts, derived, breaches, watermark, next_deadline, first_event_ts, last_event_ts };
+  return { master_deal_id, version, seen, facts, derived, breaches, emitted, watermark, next_deadline, first_event_ts, last_event_ts };
 }
 
 /**
@@ -121,6 +128,7 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
     facts,
     derived,
     state.breaches,
+    emittedOf(state),
     maxWatermark(state.watermark, watermarkMs),
     state.next_deadline,
     state.first_event_ts === null ? env.event_ts : Math.min(state.first_event_ts, env.event_ts),
@@ -130,6 +138,7 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   if (derived !== state.derived) {
     diffTimeline(state.derived.timeline, derived.timeline, next.master_deal_id, rules, outputs);
     diffSlas(state.derived, derived, next.master_deal_id, rules, outputs);
+    if (outputs.length > 0) next.emitted = suppressEmitted(next.emitted as number[], outputs, 0, false);
     settleSla(next, rules, outputs, false);
   } else if (next.next_deadline !== null && next.watermark !== null && next.watermark > next.next_deadline) {
     settleSla(next, rules, outputs, false);
@@ -151,6 +160,7 @@ export function advanceWatermark(state: DealState, watermarkMs: number, rules: R
     state.facts,
     state.derived,
     state.breaches,
+    emittedOf(state),
     watermarkMs,
     state.next_deadline,
     state.first_event_ts,
@@ -181,6 +191,8 @@ export function applyInPlace(
   if (env.master_deal_id !== state.master_deal_id) {
     throw new Error(`event ${env.event_id} of deal ${env.master_deal_id} applied to deal ${state.master_deal_id}`);
   }
+  // A state read from an older changelog: seeded from its timeline before the derivation moves.
+  if (state.emitted === undefined) state.emitted = emittedOf(state);
   const seen = state.seen;
   const at = sortedIndex(seen, env.event_id);
   if (seen[at] === env.event_id) {
@@ -231,9 +243,11 @@ export function applyInPlace(
 
   if (prev !== null) {
     const after = state.derived.timeline;
+    const from = out.length;
     if (timelineFrom >= 0) publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out);
     else diffTimeline(prev.timeline, after, state.master_deal_id, rules, out);
     diffSlas(prev, state.derived, state.master_deal_id, rules, out);
+    if (out.length > from) suppressEmitted(state.emitted, out, from, true);
     settleSla(state, rules, out, true);
   } else if (state.next_deadline !== null && state.watermark !== null && state.watermark > state.next_deadline) {
     settleSla(state, rules, out, true);
@@ -263,6 +277,7 @@ export function ownedCopy(state: DealState): DealState {
     state.facts.slice(),
     { mask: d.mask, marks: d.marks.slice(), stage: d.stage, timeline: d.timeline.slice() },
     state.breaches.slice(),
+    emittedOf(state).slice(),
     state.watermark,
     state.next_deadline,
     state.first_event_ts,
@@ -586,6 +601,64 @@ function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[], inPlace
   }
   next.breaches = breaches;
   next.next_deadline = nextDeadline;
+}
+
+// ---- at most once per output id ---------------------------------------------------------
+
+/**
+ * The state's emitted-id hashes. A state written before the field existed gets those of its
+ * current timeline (its stage.changed / closed outputs were published when it was derived).
+ */
+function emittedOf(state: DealState): number[] {
+  if (state.emitted !== undefined) return state.emitted;
+  const hashes: number[] = [];
+  const deal = state.master_deal_id;
+  for (const t of state.derived.timeline) {
+    const key = transitionKey(t);
+    hashes.push(idHash(`${deal}:stage:${key}`), idHash(`${deal}:closed:${t.cause_event_id}`));
+  }
+  return hashes;
+}
+
+/**
+ * Drops from out[from..] the outputs whose id is in `emitted` (or repeated within the step) and
+ * records the others. `inPlace`: `emitted` and `out` are updated in place and `emitted` is
+ * returned; otherwise `emitted` is left as it is and a copy is returned (`out` is always the
+ * step's own array).
+ */
+function suppressEmitted(emitted: number[], out: CanonicalEvent[], from: number, inPlace: boolean): number[] {
+  let list = emitted;
+  let copied = inPlace;
+  let w = from;
+  for (let r = from; r < out.length; r++) {
+    const o = out[r];
+    const h = idHash(o.event_id);
+    if (list.includes(h)) continue;
+    if (!copied) {
+      list = list.slice();
+      copied = true;
+    }
+    list.push(h);
+    out[w++] = o;
+  }
+  out.length = w;
+  return list;
+}
+
+/**
+ * A 53-bit hash of an output id (two 32-bit FNV-1a variants): 8 bytes a published output, and a
+ * collision (which would drop a real output) is ~1e-13 likely for a deal's ~20 outputs.
+ */
+function idHash(id: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ id.length;
+  for (let i = 0; i < id.length; i++) {
+    const ch = id.charCodeAt(i);
+    a = Math.imul(a ^ ch, 0x01000193);
+    b = Math.imul(b ^ ch, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return (a >>> 0) + (b >>> 11) * 0x100000000;
 }
 
 // ---- small helpers ----------------------------------------------------------------------
