@@ -408,19 +408,22 @@ export class KafkaTransactionalSink implements TransactionalSink {
 // ---------------------------------------------------------------- restore
 
 /**
- * Reads the given partitions of a topic from the beginning to their current end (read_committed),
- * e.g. to restore processor state from the changelog. Uses a throwaway consumer group because
- * kafkajs has no manual assignment; the group is deleted afterwards.
+ * Reads the given partitions (default: all) of a topic from the beginning to their current end
+ * (read_committed), e.g. to restore processor state from the changelog or to count dead letters.
+ * Uses a throwaway consumer group because kafkajs has no manual assignment; the group is deleted
+ * afterwards. `timeoutMs` bounds the wait (none by default: a restore must not give up).
  */
 export async function readPartitionsToEnd(
   kafka: Kafka,
   topic: string,
-  partitions: number[],
+  partitions: number[] | undefined,
   onRecord: (r: ConsumedRecord) => void,
+  timeoutMs?: number,
 ): Promise<number> {
   const ends = await endOffsets(kafka, topic);
+  const wanted = partitions ?? [...ends.keys()];
   const pending = new Map<number, bigint>();
-  for (const p of partitions) if ((ends.get(p) ?? 0n) > 0n) pending.set(p, ends.get(p)!);
+  for (const p of wanted) if ((ends.get(p) ?? 0n) > 0n) pending.set(p, ends.get(p)!);
   if (pending.size === 0) return 0;
   const groupId = `masterdeal-restore-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100, maxBytesPerPartition: 8 * 1024 * 1024 });
@@ -440,14 +443,16 @@ export async function readPartitionsToEnd(
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        if (!partitions.includes(batch.partition)) return;
+        if (!wanted.includes(batch.partition)) return;
         for (const m of batch.messages) {
           onRecord(toConsumed(topic, batch.partition, m));
           count++;
         }
       },
     });
-    await done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = timeoutMs === undefined ? [] : [new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), timeoutMs)))];
+    await Promise.race([done, ...timeout]).finally(() => clearTimeout(timer));
   } finally {
     await consumer.disconnect();
     const admin = kafka.admin();

@@ -11,7 +11,7 @@ import { migrate } from '../../processors/clickhouse/migrate.ts';
 import { envelopeToJson } from '../../processors/codec/envelope-json.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type { GenerateOptions } from '../../processors/generate/generator.ts';
-import { endOffsets } from '../../processors/kafka/kafkajs.ts';
+import { readPartitionsToEnd } from '../../processors/kafka/kafkajs.ts';
 import type { ConsumedRecord } from '../../processors/kafka/ports.ts';
 import { generatedEnvelopes } from '../../processors/pipeline/traffic.ts';
 import { PROJECT_ROOT } from '../../processors/shared/config.ts';
@@ -81,34 +81,10 @@ function withoutVersion(o: Record<string, unknown>): Record<string, unknown> {
   return rest;
 }
 
-/** Every record of `topic` up to its current end (read_committed unless told otherwise). */
-export async function readTopic(kafka: Kafka, topic: string, readUncommitted = false): Promise<ConsumedRecord[]> {
-  const ends = await endOffsets(kafka, topic);
-  const pending = new Map([...ends].filter(([, e]) => e > 0n));
+/** Every committed record of `topic` up to its current end. */
+export async function readTopic(kafka: Kafka, topic: string): Promise<ConsumedRecord[]> {
   const out: ConsumedRecord[] = [];
-  if (pending.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `it-read-${randomUUID()}`, readUncommitted, maxWaitTimeInMs: 100 });
-  let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    const { partition, lastOffset } = e.payload as { partition: number; lastOffset: string };
-    const end = pending.get(partition);
-    if (end !== undefined && BigInt(lastOffset) + 1n >= end) pending.delete(partition);
-    if (pending.size === 0) finish();
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) {
-        const headers: Record<string, Buffer> = {};
-        for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v : Buffer.from(String(v));
-        out.push({ topic, partition: batch.partition, offset: m.offset, timestamp: Number(m.timestamp), key: m.key, value: m.value, headers });
-      }
-    },
-  });
-  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`reading ${topic} timed out`)), 60_000))]);
-  await consumer.disconnect();
+  await readPartitionsToEnd(kafka, topic, undefined, (r) => void out.push(r), 60_000);
   return out;
 }
 
