@@ -10,6 +10,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { EXAMPLE_PAYLOADS } from '../processors/generate/example-payloads.ts';
+import { Rng } from '../processors/generate/prng.ts';
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,33 +32,12 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-/** mulberry32: a tiny seeded PRNG, so every run folds the same events. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
-const PAYLOADS: Record<string, Record<string, unknown>> = {
-  'crm.deal.created': { client_id: 'C-1', client_name: 'Acme', industry: 'retail', client_type: 'direct', budget_rub: 1_000_000 },
-  'crm.lead.qualified': { icp_score: 80, bant_budget: true, bant_authority: true, bant_need: true, bant_timing: false },
-  'crm.brief.submitted': { brief_id: 'B-1' },
-  'media.mediaplan.ready': { mediaplan_id: 'MP-1', planned_budget_rub: 900_000 },
-  'crm.offer.approved': { offer_id: 'O-1', amount_rub: 950_000 },
-  'docflow.contract.signed': { contract_id: 'K-1' },
-  'docflow.contract.revoked': { contract_id: 'K-1', reason: 'wrong entity' },
-  'mediapush.campaign.started': { campaign_id: 'CMP-1' },
-  'dcm.invoice.issued': { invoice_id: 'INV-1', amount_rub: 950_000 },
-  'dcm.closeout.completed': {},
-  'crm.deal.cancelled': { reason: 'lost' },
-  'mediapush.campaign.kpi': { campaign_id: 'CMP-1', date: '2026-01-20', impressions: 1000, clicks: 10, conversions: 1, spend_rub: 100, plan_impressions: 1200, plan_spend_rub: 120 },
-  'okk.nps.submitted': { survey_id: 'S-1', score: 9, comment: null },
-};
+const PAYLOADS = EXAMPLE_PAYLOADS;
 const FUNNEL = ['crm.brief.submitted', 'media.mediaplan.ready', 'crm.offer.approved', 'docflow.contract.signed', 'mediapush.campaign.started'];
 
 /**

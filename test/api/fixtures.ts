@@ -4,30 +4,19 @@ import { migrate } from '../../processors/clickhouse/migrate.ts';
 import { foldLines } from '../../processors/cli/commands/fold.ts';
 import { CANONICAL_TYPES } from '../../processors/core/canonical.ts';
 import { loadDefaultRules } from '../../processors/core/rules/load.ts';
+import type { EnvelopeJson } from '../../processors/codec/envelope-json.ts';
+import { Rng } from '../../processors/generate/prng.ts';
 
 /**
  * Test input for the API: envelopes of synthetic deals (seeded, so reproducible) that go through
  * the real engine (`foldLines`, as `masterdeal fold`) and the warehouse loader into ClickHouse.
  * The API is then checked against what the engine derived, never against hand-written results.
  */
-export interface EnvelopeJson {
-  event_id: string;
-  event_type: string;
-  source_system: string;
-  master_deal_id: string;
-  event_ts: string;
-  payload: Record<string, unknown>;
-}
+export type { EnvelopeJson };
 
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 export const INDUSTRIES = ['FMCG', 'retail', 'auto', 'finance', 'telecom', 'pharma'] as const;

@@ -1,4 +1,5 @@
 import type { Envelope } from '../../processors/core/envelope.ts';
+import { EXAMPLE_PAYLOADS } from '../../processors/generate/example-payloads.ts';
 
 /** Test data builders: envelopes with valid payloads (SPEC §2) at hour offsets from T0. */
 export const T0 = Date.parse('2026-03-02T09:00:00.000Z'); // a Monday
@@ -6,24 +7,8 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
 
-export const PAYLOADS: Record<string, Record<string, unknown>> = {
-  'crm.deal.created': { client_id: 'C-1', client_name: 'Acme', industry: 'retail', client_type: 'direct', budget_rub: 1_000_000 },
-  'crm.lead.qualified': { icp_score: 80, bant_budget: true, bant_authority: true, bant_need: true, bant_timing: false },
-  'crm.brief.submitted': { brief_id: 'B-1' },
-  'media.mediaplan.ready': { mediaplan_id: 'MP-1', planned_budget_rub: 900_000 },
-  'crm.offer.approved': { offer_id: 'O-1', amount_rub: 950_000 },
-  'docflow.contract.signed': { contract_id: 'K-1' },
-  'docflow.contract.revoked': { contract_id: 'K-1', reason: 'wrong legal entity' },
-  'mediapush.campaign.started': { campaign_id: 'CMP-1' },
-  'dcm.invoice.issued': { invoice_id: 'INV-1', amount_rub: 950_000 },
-  'dcm.closeout.completed': {},
-  'crm.deal.cancelled': { reason: 'client left' },
-  'mediapush.campaign.kpi': {
-    campaign_id: 'CMP-1', date: '2026-03-05', impressions: 1000, clicks: 10, conversions: 1,
-    spend_rub: 100, plan_impressions: 1200, plan_spend_rub: 120,
-  },
-  'okk.nps.submitted': { survey_id: 'S-1', score: 9, comment: null },
-};
+/** A minimal valid payload per event type (the generator's examples). */
+export const PAYLOADS = EXAMPLE_PAYLOADS;
 
 export function ev(id: string, type: string, at: number, deal = 'MD-1'): Envelope {
   return { event_id: id, event_type: type, source_system: type.split('.')[0].toUpperCase(), master_deal_id: deal, event_ts: at, payload: PAYLOADS[type] ?? {} };
