@@ -10,6 +10,7 @@
  *   5. replay of everything in the raw topics (`masterdeal replay --from earliest`).
  *
  * Sizes: BENCH_EVENTS (1000000), BENCH_RATE (5000), BENCH_LATENCY_SECONDS (30), BENCH_PARTITIONS (6).
+ * Role options: BENCH_PROCESSOR_ARGS, BENCH_SINK_ARGS (e.g. '--snapshot-interval 200', '--max-age 250').
  * BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there (node --cpu-prof).
  * Figures are printed as they come and as one JSON line at the end. Nothing is asserted.
  */
@@ -34,6 +35,9 @@ const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5_000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 6);
+// Extra role options to compare settings, e.g. BENCH_PROCESSOR_ARGS='--snapshot-interval 200'.
+const PROCESSOR_ARGS = (process.env.BENCH_PROCESSOR_ARGS ?? '').split(' ').filter(Boolean);
+const SINK_ARGS = (process.env.BENCH_SINK_ARGS ?? '').split(' ').filter(Boolean);
 const EVENTS_PER_DEAL = 15; // below the generator's average, so N events are always reached (the rest is cut)
 const WAIT = { pollMs: 500, timeoutMs: 30 * 60_000 };
 
@@ -169,8 +173,8 @@ async function main(): Promise<void> {
   // 3. sustained throughput: processor + sink as processes
   const sinkMetrics = await freePort();
   t = Date.now();
-  const processorRole = role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0'], 'processor');
-  const sinkRole = role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics)], 'sink');
+  const processorRole = role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0', ...PROCESSOR_ARGS], 'processor');
+  const sinkRole = role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics), ...SINK_ARGS], 'sink');
   await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), WAIT);
   const processorSec = (Date.now() - t) / 1000;
   say(`processor: ${produced.sent} events through transactions in ${processorSec.toFixed(1)} s = ${Math.round(produced.sent / processorSec)} ev/s (incl. start-up)`);
