@@ -45,8 +45,14 @@ export interface DealState {
   master_deal_id: string;
   /** Bumped whenever the snapshot's content changes; the warehouse keeps the highest. */
   version: number;
-  /** Every distinct event_id seen, sorted (the dedupe set, including KPI/NPS events). */
+  /** Every distinct event_id seen, in arrival order (the dedupe set, including KPI/NPS events). */
   seen: string[];
+  /**
+   * `seenHash(seen[i])`, same order: the dedupe check scans these small numbers (one packed
+   * array) and compares an id string only on a hash match, instead of touching every id string.
+   * Derivable from `seen`; absent in states written before it existed (see `seenHashesOf`).
+   */
+  seen_hash?: number[];
   facts: FactEvent[];
   derived: Derived;
   /** SLAs whose breach was published (each at most once per deal). */
@@ -71,7 +77,7 @@ export interface Step {
 }
 
 export function emptyDeal(masterDealId: string, rules: Rules): DealState {
-  return dealState(masterDealId, 0, [], [], initialDerived(rules), [], [], null, null, null, null);
+  return dealState(masterDealId, 0, [], [], [], initialDerived(rules), [], [], null, null, null, null);
 }
 
 /** One construction site with a fixed field order keeps every state object on one V8 shape. */
@@ -79,6 +85,7 @@ function dealState(
   master_deal_id: string,
   version: number,
   seen: string[],
+  seen_hash: number[],
   facts: FactEvent[],
   derived: Derived,
   breaches: string[],
@@ -88,7 +95,7 @@ function dealState(
   first_event_ts: number | null,
   last_event_ts: number | null,
 ): DealState {
-  return { master_deal_id, version, seen, facts, derived, breaches, emitted, watermark, next_deadline, first_event_ts, last_event_ts };
+  return { master_deal_id, version, seen, seen_hash, facts, derived, breaches, emitted, watermark, next_deadline, first_event_ts, last_event_ts };
 }
 
 /**
@@ -100,13 +107,15 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   if (env.master_deal_id !== state.master_deal_id) {
     throw new Error(`event ${env.event_id} of deal ${env.master_deal_id} applied to deal ${state.master_deal_id}`);
   }
-  const at = sortedIndex(state.seen, env.event_id);
-  if (state.seen[at] === env.event_id) {
+  const hashes = seenHashesOf(state);
+  const hash = seenHash(env.event_id);
+  if (isSeen(state.seen, hashes, env.event_id, hash)) {
     // A duplicate changes nothing, unless the watermark it brings makes a deadline due.
     const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
     return due ? advanceWatermark(state, watermarkMs, rules) : { state, outputs: [] };
   }
-  const seen = insertAt(state.seen, at, env.event_id);
+  const seen = insertAt(state.seen, state.seen.length, env.event_id);
+  const seenHashes = insertAt(hashes, hashes.length, hash);
 
   let facts = state.facts;
   let derived = state.derived;
@@ -125,6 +134,7 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
     state.master_deal_id,
     state.version + 1,
     seen,
+    seenHashes,
     facts,
     derived,
     state.breaches,
@@ -157,6 +167,7 @@ export function advanceWatermark(state: DealState, watermarkMs: number, rules: R
     state.master_deal_id,
     due ? state.version + 1 : state.version, // an open timer's `breached` flips in the snapshot
     state.seen,
+    seenHashesOf(state),
     state.facts,
     state.derived,
     state.breaches,
@@ -193,9 +204,9 @@ export function applyInPlace(
   }
   // A state read from an older changelog: seeded from its timeline before the derivation moves.
   if (state.emitted === undefined) state.emitted = emittedOf(state);
-  const seen = state.seen;
-  const at = sortedIndex(seen, env.event_id);
-  if (seen[at] === env.event_id) {
+  if (state.seen_hash === undefined) state.seen_hash = seenHashesOf(state);
+  const hash = seenHash(env.event_id);
+  if (isSeen(state.seen, state.seen_hash, env.event_id, hash)) {
     const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
     return due ? advanceWatermarkInPlace(state, watermarkMs, rules, out) : false;
   }
@@ -234,7 +245,8 @@ export function applyInPlace(
       state.derived = derived;
     }
   }
-  insertInPlace(seen, at, env.event_id);
+  state.seen.push(env.event_id);
+  state.seen_hash.push(hash);
   state.version++;
   state.watermark = maxWatermark(state.watermark, watermarkMs);
   const ts = env.event_ts;
@@ -274,6 +286,7 @@ export function ownedCopy(state: DealState): DealState {
     state.master_deal_id,
     state.version,
     state.seen.slice(),
+    seenHashesOf(state).slice(),
     state.facts.slice(),
     { mask: d.mask, marks: d.marks.slice(), stage: d.stage, timeline: d.timeline.slice() },
     state.breaches.slice(),
@@ -683,15 +696,20 @@ function maxWatermark(a: number | null, b: number | null | undefined): number | 
   return a === null ? b : Math.max(a, b);
 }
 
-function sortedIndex(sorted: string[], id: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** A 30-bit FNV-1a hash of an event id (small integers keep `seen_hash` a packed array of SMIs). */
+function seenHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+function seenHashesOf(state: DealState): number[] {
+  return state.seen_hash ?? state.seen.map(seenHash);
+}
+
+function isSeen(seen: string[], hashes: number[], id: string, hash: number): boolean {
+  for (let i = 0; i < hashes.length; i++) if (hashes[i] === hash && seen[i] === id) return true;
+  return false;
 }
 
 /** Insertion point of a fact in (ts, id) order; usually the end. */
