@@ -213,9 +213,11 @@ export function applyInPlace(
 
   const c = compiled(rules);
   const info = c.byType.get(env.event_type);
-  // The derivation before this event (set only when the event is a fact): what outputs diff against.
+  // The derivation before a re-derived (out-of-order) fact: what its outputs diff against.
   let prev: Derived | null = null;
-  let timelineFrom = -1; // in-order: transitions from here on are new
+  // An in-order fact: the timers it touches, evaluated before it (c.before), and where its transitions start.
+  let touched = 0;
+  let timelineFrom = -1;
   if (info !== undefined) {
     const fact: FactEvent = { ts: env.event_ts, id: env.event_id, type: info.type };
     const facts = state.facts;
@@ -225,10 +227,9 @@ export function applyInPlace(
       // Stage lookup first: it is the step that can throw, and nothing is mutated yet.
       const mask = nextMask(d.mask, info.effects);
       const stage = rules.stages[rules.stageOf(mask)].name;
-      prev = c.prev;
-      prev.mask = d.mask;
-      const marks = prev.marks;
-      for (let i = 0; i < marks.length; i++) marks[i] = d.marks[i];
+      // A fact changes marks only where it flips a bit (a set gate keeps its earliest mark).
+      touched = timersOf(c, d.mask ^ mask);
+      if (touched !== 0) recordTimers(rules, d, touched, c);
       timelineFrom = d.timeline.length;
       facts.push(fact);
       deriveOne(d, fact, info.effects, mask, stage);
@@ -253,12 +254,16 @@ export function applyInPlace(
   if (state.first_event_ts === null || ts < state.first_event_ts) state.first_event_ts = ts;
   if (state.last_event_ts === null || ts > state.last_event_ts) state.last_event_ts = ts;
 
-  if (prev !== null) {
+  if (prev !== null || touched !== 0 || (timelineFrom >= 0 && state.derived.timeline.length > timelineFrom)) {
     const after = state.derived.timeline;
     const from = out.length;
-    if (timelineFrom >= 0) publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out);
-    else diffTimeline(prev.timeline, after, state.master_deal_id, rules, out);
-    diffSlas(prev, state.derived, state.master_deal_id, rules, out);
+    if (prev === null) {
+      publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out);
+      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out);
+    } else {
+      diffTimeline(prev.timeline, after, state.master_deal_id, rules, out);
+      diffSlas(prev, state.derived, state.master_deal_id, rules, out);
+    }
     if (out.length > from) suppressEmitted(state.emitted, out, from, true);
     settleSla(state, rules, out, true);
   } else if (state.next_deadline !== null && state.watermark !== null && state.watermark > state.next_deadline) {
@@ -544,19 +549,49 @@ function withWatermark(v: SlaView, watermark: number | null): SlaView {
   return { ...v, breached: true, status: 'breached' };
 }
 
+/** Publishes the sla.updated of every timer whose start or stop moved between two derivations. */
 function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rules, out: CanonicalEvent[]): void {
-  for (const sla of rules.slas) {
-    if (sameMarks(prev.marks, next.marks, sla.deps)) continue; // untouched timer
-    const a = evalTimer(rules, prev, sla, scratchB);
-    const aStartId = a.started ? (a.start as Mark).id : null;
-    const aStopId = a.started && a.stop ? a.stop.id : null;
-    const aStoppedAt = a.stoppedAt;
+  const c = compiled(rules);
+  let touched = 0;
+  rules.slas.forEach((sla, i) => {
+    if (!sameMarks(prev.marks, next.marks, sla.deps)) touched |= 1 << i; // else: an untouched timer
+  });
+  recordTimers(rules, prev, touched, c);
+  publishTimers(rules, next, touched, deal, c, out);
+}
+
+/** The SLA timers (bits, rules order) that depend on any of the facts in `factBits`. */
+function timersOf(c: Compiled, factBits: number): number {
+  let touched = 0;
+  for (let i = 0; i < c.slaDeps.length; i++) if ((c.slaDeps[i] & factBits) !== 0) touched |= 1 << i;
+  return touched;
+}
+
+/** Remembers the `touched` timers as of `d` (into c.before), for `publishTimers` to compare with. */
+function recordTimers(rules: Rules, d: Derived, touched: number, c: Compiled): void {
+  const { before } = c;
+  for (let i = 0; i < rules.slas.length; i++) {
+    if ((touched & (1 << i)) === 0) continue;
+    const a = evalTimer(rules, d, rules.slas[i], scratchB);
+    before.startId[i] = a.started ? (a.start as Mark).id : null;
+    before.stopId[i] = a.started && a.stop ? a.stop.id : null;
+    before.stoppedAt[i] = a.stoppedAt;
+  }
+}
+
+/** Publishes sla.updated for each `touched` timer whose start or stop differs in `next` from c.before. */
+function publishTimers(rules: Rules, next: Derived, touched: number, deal: string, c: Compiled, out: CanonicalEvent[]): void {
+  const { before } = c;
+  for (let i = 0; i < rules.slas.length; i++) {
+    if ((touched & (1 << i)) === 0) continue;
+    const sla = rules.slas[i];
     const b = evalTimer(rules, next, sla, scratchA);
     // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
     if (!b.started || !b.start) continue;
     const bStopId = b.stop ? b.stop.id : null;
+    const aStopId = before.stopId[i];
     // Compare ids, not objects: a re-derivation rebuilds equal marks.
-    if (aStartId === b.start.id && aStopId === bStopId && (bStopId === null || aStoppedAt === b.stoppedAt)) continue;
+    if (before.startId[i] === b.start.id && aStopId === bStopId && (bStopId === null || before.stoppedAt[i] === b.stoppedAt)) continue;
     const stopMoved = bStopId !== null && bStopId !== aStopId;
     const ts = stopMoved ? b.stoppedAt : b.start.ts;
     const id = stopMoved ? (b.stop as Mark).id : b.start.id;
@@ -736,20 +771,29 @@ interface Compiled {
   /** By event_type: the rules' own copy of the type string (shared by every deal's facts) and its effects. */
   byType: Map<string, { type: string; effects: readonly Effect[] }>;
   finalStages: Set<string>;
-  /** Scratch: the derivation before an in-order fact (applyInPlace is not re-entrant). */
-  prev: Derived;
+  /** Per SLA (rules order): its `deps` as fact bits. */
+  slaDeps: number[];
+  /** Scratch: timers before a step, by SLA index (recordTimers → publishTimers; not re-entrant). */
+  before: { startId: Array<string | null>; stopId: Array<string | null>; stoppedAt: number[] };
 }
 
 const compiledRules = new WeakMap<Rules, Compiled>();
+let lastRules: Rules | undefined;
+let lastCompiled: Compiled | undefined;
 function compiled(rules: Rules): Compiled {
+  if (rules === lastRules) return lastCompiled as Compiled; // one rule set per process, as a rule
   let c = compiledRules.get(rules);
   if (c === undefined) {
+    const n = rules.slas.length;
     c = {
       byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
       finalStages: new Set(rules.stages.filter((s) => s.final).map((s) => s.name)),
-      prev: initialDerived(rules),
+      slaDeps: rules.slas.map((sla) => sla.deps.reduce((bits, f) => bits | (1 << f), 0)),
+      before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null), stoppedAt: new Array(n).fill(0) },
     };
     compiledRules.set(rules, c);
   }
+  lastRules = rules;
+  lastCompiled = c;
   return c;
 }
