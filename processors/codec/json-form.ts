@@ -94,99 +94,162 @@ export function rubToKopecks(rub: number): number | undefined {
 
 export const kopecksToRub = (k: number): number => k / 100;
 
-interface Ctx {
-  catalog: SchemaCatalog;
-  /** The field being converted is a `_kopecks` long (JSON in roubles). */
-  kopecks?: boolean;
+/**
+ * A converter compiled once per schema (the schemas are fixed for the process): the schema is
+ * walked when compiled, not for every value. `path` + `key` name the value for error messages
+ * and are joined only when an error is thrown or a container is entered.
+ */
+type ToAvro = (value: unknown, path: string, key: string) => unknown;
+type ToJson = (value: unknown) => unknown;
+
+/** The path of a value: `key` is a field name, an array index like `[3]`, or '' (the path itself). */
+const at = (path: string, key: string): string => (key === '' ? path : key.charCodeAt(0) === 91 /* [ */ ? path + key : join(path, key));
+
+/** What a field adds to its type's conversion: roubles for `_kopecks` longs, a declared range. */
+interface FieldCtx {
+  kopecks: boolean;
   range?: { min?: number; max?: number };
+}
+const PLAIN: FieldCtx = { kopecks: false };
+
+interface Compiled {
+  toAvro: Map<string, ToAvro>;
+  toJson: Map<string, ToJson>;
+  bySchema: WeakMap<object, Map<string, ToAvro | ToJson>>;
+}
+const compiledByCatalog = new WeakMap<SchemaCatalog, Compiled>();
+function compiledOf(catalog: SchemaCatalog): Compiled {
+  let c = compiledByCatalog.get(catalog);
+  if (!c) compiledByCatalog.set(catalog, (c = { toAvro: new Map(), toJson: new Map(), bySchema: new WeakMap() }));
+  return c;
+}
+
+/** Caches a top-level conversion by schema object (or name) and namespace. */
+function cached<F>(catalog: SchemaCatalog, schema: RawSchema, key: string, make: () => F): F {
+  const c = compiledOf(catalog);
+  if (typeof schema !== 'object') return make();
+  let byKey = c.bySchema.get(schema);
+  if (!byKey) c.bySchema.set(schema, (byKey = new Map()));
+  let f = byKey.get(key) as F | undefined;
+  if (!f) byKey.set(key, (f = make() as never));
+  return f;
 }
 
 /** JSON form → avsc value of `schema`; throws JsonFormError. `ns` resolves short names. */
 export function jsonToAvro(catalog: SchemaCatalog, schema: RawSchema, value: unknown, path: string, ns?: string): unknown {
-  return toAvro({ catalog }, schema, value, path, ns);
+  return cached(catalog, schema, `avro:${ns ?? ''}`, () => compileToAvro(catalog, schema, ns, PLAIN))(value, path, '');
 }
 
-function toAvro(ctx: Ctx, schema: RawSchema, value: unknown, path: string, ns: string | undefined): unknown {
+function compileToAvro(catalog: SchemaCatalog, schema: RawSchema, ns: string | undefined, ctx: FieldCtx): ToAvro {
   if (typeof schema === 'string') {
-    const named = ctx.catalog.resolveName(schema, ns);
-    if (named) return toAvro(ctx, named, value, path, named.namespace);
-    return primitiveToAvro(ctx, schema, undefined, value, path);
+    const named = catalog.resolveName(schema, ns);
+    if (!named) return primitiveToAvro(schema, undefined, ctx);
+    // Named types are shared (and may refer to themselves): compiled once, through a late-bound reference.
+    const key = fullNameOf(named.name, named.namespace);
+    const cache = compiledOf(catalog).toAvro;
+    if (!cache.has(key)) {
+      let fn: ToAvro | undefined;
+      cache.set(key, (v, p, k) => (fn as ToAvro)(v, p, k));
+      fn = compileToAvro(catalog, named, named.namespace, PLAIN);
+      cache.set(key, fn);
+    }
+    return cache.get(key) as ToAvro;
   }
-  if (Array.isArray(schema)) return unionToAvro(ctx, schema, value, path, ns);
+  if (Array.isArray(schema)) return unionToAvro(catalog, schema, ns, ctx);
   const t = schema.type;
   if (typeof t !== 'string' || !['record', 'error', 'enum', 'fixed', 'array', 'map'].includes(t)) {
-    if (typeof t === 'string') return primitiveToAvro(ctx, t, schema.logicalType, value, path);
-    return toAvro(ctx, t, value, path, ns);
+    if (typeof t === 'string') return primitiveToAvro(t, schema.logicalType, ctx);
+    return compileToAvro(catalog, t, ns, ctx);
   }
   const innerNs = schema.name ? (schema.namespace ?? ns) : ns;
   switch (t) {
     case 'record':
     case 'error': {
-      if (!isPlainObject(value)) throw new JsonFormError(path, `must be an object, got ${describe(value)}`);
-      const fields = schema.fields ?? [];
-      const known = new Set(fields.map((f) => jsonFieldName(f.name)));
-      for (const key of Object.keys(value)) {
-        if (!known.has(key)) throw new JsonFormError(join(path, key), 'unknown field');
-      }
-      const out: Record<string, unknown> = {};
-      for (const f of fields) out[f.name] = fieldToAvro(ctx, f, value, path, innerNs);
-      return out;
+      const fields = (schema.fields ?? []).map((f) => ({
+        name: f.name,
+        key: jsonFieldName(f.name),
+        hasDefault: 'default' in f,
+        default: f.default,
+        // Ids are join keys downstream: an empty one is as bad as a missing one.
+        isId: f.name.endsWith('_id'),
+        convert: compileToAvro(catalog, f.type, innerNs, { kopecks: KOPECKS.test(f.name), range: f.range }),
+      }));
+      const known = new Set(fields.map((f) => f.key));
+      return (value, path, key) => {
+        const p = at(path, key);
+        if (!isPlainObject(value)) throw new JsonFormError(p, `must be an object, got ${describe(value)}`);
+        for (const k in value) {
+          if (!known.has(k)) throw new JsonFormError(join(p, k), 'unknown field');
+        }
+        const out: Record<string, unknown> = {};
+        for (const f of fields) {
+          const v = value[f.key];
+          if (v === undefined) {
+            if (!f.hasDefault) throw new JsonFormError(join(p, f.key), 'missing required field');
+            out[f.name] = f.default;
+            continue;
+          }
+          const converted = f.convert(v, p, f.key);
+          if (f.isId && converted === '') throw new JsonFormError(join(p, f.key), 'must be a non-empty string');
+          out[f.name] = converted;
+        }
+        return out;
+      };
     }
     case 'enum': {
       const symbols = schema.symbols ?? [];
-      if (typeof value !== 'string' || !symbols.includes(value)) {
-        throw new JsonFormError(path, `must be one of ${symbols.join(', ')}, got ${describe(value)}`);
-      }
-      return value;
+      return (value, path, key) => {
+        if (typeof value !== 'string' || !symbols.includes(value)) {
+          throw new JsonFormError(at(path, key), `must be one of ${symbols.join(', ')}, got ${describe(value)}`);
+        }
+        return value;
+      };
     }
     case 'array': {
-      if (!Array.isArray(value)) throw new JsonFormError(path, `must be an array, got ${describe(value)}`);
-      return value.map((v, i) => toAvro({ catalog: ctx.catalog }, schema.items!, v, `${path}[${i}]`, innerNs));
+      const item = compileToAvro(catalog, schema.items!, innerNs, PLAIN);
+      return (value, path, key) => {
+        const p = at(path, key);
+        if (!Array.isArray(value)) throw new JsonFormError(p, `must be an array, got ${describe(value)}`);
+        return value.map((v, i) => item(v, p, `[${i}]`));
+      };
     }
     case 'map': {
-      if (!isPlainObject(value)) throw new JsonFormError(path, `must be an object, got ${describe(value)}`);
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = toAvro({ catalog: ctx.catalog }, schema.values!, v, join(path, k), innerNs);
-      return out;
+      const item = compileToAvro(catalog, schema.values!, innerNs, PLAIN);
+      return (value, path, key) => {
+        const p = at(path, key);
+        if (!isPlainObject(value)) throw new JsonFormError(p, `must be an object, got ${describe(value)}`);
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) out[k] = item(v, p, k);
+        return out;
+      };
     }
     default:
-      throw new JsonFormError(path, `type ${t} is not supported in the JSON form`);
+      return (_value, path, key) => {
+        throw new JsonFormError(at(path, key), `type ${t} is not supported in the JSON form`);
+      };
   }
 }
 
-function fieldToAvro(ctx: Ctx, f: RawField, obj: Record<string, unknown>, path: string, ns: string | undefined): unknown {
-  const key = jsonFieldName(f.name);
-  const p = join(path, key);
-  const v = obj[key];
-  if (v === undefined) {
-    if ('default' in f) return f.default;
-    throw new JsonFormError(p, 'missing required field');
-  }
-  const out = toAvro({ catalog: ctx.catalog, kopecks: KOPECKS.test(f.name), range: f.range }, f.type, v, p, ns);
-  // Ids are join keys downstream: an empty one is as bad as a missing one.
-  if (f.name.endsWith('_id') && out === '') throw new JsonFormError(p, 'must be a non-empty string');
-  return out;
-}
-
-function unionToAvro(ctx: Ctx, branches: RawSchema[], value: unknown, path: string, ns: string | undefined): unknown {
+function unionToAvro(catalog: SchemaCatalog, branches: RawSchema[], ns: string | undefined, ctx: FieldCtx): ToAvro {
   const nonNull = branches.filter((b) => b !== 'null');
   const hasNull = nonNull.length < branches.length;
-  if (value === null) {
-    if (hasNull) return null;
-    throw new JsonFormError(path, 'must not be null');
-  }
-  if (nonNull.length === 1) return toAvro(ctx, nonNull[0], value, path, ns);
+  const single = nonNull.length === 1 ? compileToAvro(catalog, nonNull[0], ns, ctx) : undefined;
   // Several non-null branches: JSON must name the branch, as avsc's wrapped unions do.
-  if (isPlainObject(value) && Object.keys(value).length === 1) {
-    const [key] = Object.keys(value);
-    for (const b of nonNull) {
-      const name = branchName(ctx.catalog, b, ns);
-      if (name === key || name.endsWith(`.${key}`)) {
-        return { [name]: toAvro({ catalog: ctx.catalog }, b, value[key], join(path, key), ns) };
+  const named = single ? [] : nonNull.map((b) => ({ name: branchName(catalog, b, ns), convert: compileToAvro(catalog, b, ns, PLAIN) }));
+  return (value, path, key) => {
+    if (value === null) {
+      if (hasNull) return null;
+      throw new JsonFormError(at(path, key), 'must not be null');
+    }
+    if (single) return single(value, path, key);
+    if (isPlainObject(value) && Object.keys(value).length === 1) {
+      const [k] = Object.keys(value);
+      for (const b of named) {
+        if (b.name === k || b.name.endsWith(`.${k}`)) return { [b.name]: b.convert(value[k], at(path, key), k) };
       }
     }
-  }
-  throw new JsonFormError(path, `must be wrapped in one of ${nonNull.map((b) => branchName(ctx.catalog, b, ns)).join(', ')}`);
+    throw new JsonFormError(at(path, key), `must be wrapped in one of ${named.map((b) => b.name).join(', ')}`);
+  };
 }
 
 export function branchName(catalog: SchemaCatalog, b: RawSchema, ns: string | undefined): string {
@@ -199,7 +262,7 @@ export function branchName(catalog: SchemaCatalog, b: RawSchema, ns: string | un
   return typeof b.type === 'string' ? b.type : 'union';
 }
 
-function checkRange(ctx: Ctx, n: number, path: string, shown: number): void {
+function checkRange(ctx: FieldCtx, n: number, path: string, shown: number): void {
   const r = ctx.range;
   if (!r) return;
   const scale = ctx.kopecks ? 100 : 1;
@@ -210,101 +273,145 @@ function checkRange(ctx: Ctx, n: number, path: string, shown: number): void {
   }
 }
 
-function primitiveToAvro(ctx: Ctx, type: string, logicalType: string | undefined, value: unknown, path: string): unknown {
+function primitiveToAvro(type: string, logicalType: string | undefined, ctx: FieldCtx): ToAvro {
   switch (type) {
     case 'null':
-      if (value !== null) throw new JsonFormError(path, `must be null, got ${describe(value)}`);
-      return null;
+      return (value, path, key) => {
+        if (value !== null) throw new JsonFormError(at(path, key), `must be null, got ${describe(value)}`);
+        return null;
+      };
     case 'boolean':
-      if (typeof value !== 'boolean') throw new JsonFormError(path, `must be a boolean, got ${describe(value)}`);
-      return value;
+      return (value, path, key) => {
+        if (typeof value !== 'boolean') throw new JsonFormError(at(path, key), `must be a boolean, got ${describe(value)}`);
+        return value;
+      };
     case 'string':
-      if (typeof value !== 'string') throw new JsonFormError(path, `must be a string, got ${describe(value)}`);
-      return value;
+      return (value, path, key) => {
+        if (typeof value !== 'string') throw new JsonFormError(at(path, key), `must be a string, got ${describe(value)}`);
+        return value;
+      };
     case 'int':
     case 'long': {
       if (logicalType === 'timestamp-millis' || logicalType === 'timestamp-micros') {
-        const ms = parseTimestamp(value);
-        if (ms === undefined) throw new JsonFormError(path, `unparsable timestamp ${describe(value)} (expected ISO-8601 UTC or epoch ms)`);
-        return logicalType === 'timestamp-micros' ? ms * 1000 : ms;
+        const scale = logicalType === 'timestamp-micros' ? 1000 : 1;
+        return (value, path, key) => {
+          const ms = parseTimestamp(value);
+          if (ms === undefined) throw new JsonFormError(at(path, key), `unparsable timestamp ${describe(value)} (expected ISO-8601 UTC or epoch ms)`);
+          return ms * scale;
+        };
       }
       if (logicalType === 'date') {
-        const days = parseDate(value);
-        if (days === undefined) throw new JsonFormError(path, `unparsable date ${describe(value)} (expected YYYY-MM-DD)`);
-        return days;
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new JsonFormError(path, `must be a number, got ${describe(value)}`);
-      let n = value;
-      if (ctx.kopecks) {
-        const k = rubToKopecks(value);
-        if (k === undefined) throw new JsonFormError(path, `must be an amount in roubles with at most 2 decimals, got ${value}`);
-        n = k;
-      } else if (!Number.isInteger(value)) {
-        throw new JsonFormError(path, `must be an integer, got ${value}`);
+        return (value, path, key) => {
+          const days = parseDate(value);
+          if (days === undefined) throw new JsonFormError(at(path, key), `unparsable date ${describe(value)} (expected YYYY-MM-DD)`);
+          return days;
+        };
       }
       const limit = type === 'int' ? 2 ** 31 : Number.MAX_SAFE_INTEGER;
-      if (n >= limit || n < -limit) throw new JsonFormError(path, `out of range for ${type}, got ${value}`);
-      checkRange(ctx, n, path, value);
-      return n;
+      return (value, path, key) => {
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw new JsonFormError(at(path, key), `must be a number, got ${describe(value)}`);
+        let n = value;
+        if (ctx.kopecks) {
+          const k = rubToKopecks(value);
+          if (k === undefined) throw new JsonFormError(at(path, key), `must be an amount in roubles with at most 2 decimals, got ${value}`);
+          n = k;
+        } else if (!Number.isInteger(value)) {
+          throw new JsonFormError(at(path, key), `must be an integer, got ${value}`);
+        }
+        if (n >= limit || n < -limit) throw new JsonFormError(at(path, key), `out of range for ${type}, got ${value}`);
+        if (ctx.range) checkRange(ctx, n, at(path, key), value);
+        return n;
+      };
     }
     case 'float':
     case 'double':
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new JsonFormError(path, `must be a number, got ${describe(value)}`);
-      checkRange(ctx, value, path, value);
-      return value;
+      return (value, path, key) => {
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw new JsonFormError(at(path, key), `must be a number, got ${describe(value)}`);
+        if (ctx.range) checkRange(ctx, value, at(path, key), value);
+        return value;
+      };
     default:
-      throw new JsonFormError(path, `type ${type} is not supported in the JSON form`);
+      return (_value, path, key) => {
+        throw new JsonFormError(at(path, key), `type ${type} is not supported in the JSON form`);
+      };
   }
 }
 
 /** avsc value of `schema` → JSON form (field order of the schema). Assumes a valid value. */
 export function avroToJson(catalog: SchemaCatalog, schema: RawSchema, value: unknown, ns?: string, kopecks = false): unknown {
+  return cached(catalog, schema, `json:${ns ?? ''}:${kopecks}`, () => compileToJson(catalog, schema, ns, kopecks))(value);
+}
+
+function compileToJson(catalog: SchemaCatalog, schema: RawSchema, ns: string | undefined, kopecks: boolean): ToJson {
   if (typeof schema === 'string') {
     const named = catalog.resolveName(schema, ns);
-    if (named) return avroToJson(catalog, named, value, named.namespace);
-    return primitiveToJson(schema, undefined, value, kopecks);
+    if (!named) return primitiveToJson(schema, undefined, kopecks);
+    const key = fullNameOf(named.name, named.namespace);
+    const cache = compiledOf(catalog).toJson;
+    if (!cache.has(key)) {
+      let fn: ToJson | undefined;
+      cache.set(key, (v) => (fn as ToJson)(v));
+      fn = compileToJson(catalog, named, named.namespace, false);
+      cache.set(key, fn);
+    }
+    return cache.get(key) as ToJson;
   }
   if (Array.isArray(schema)) {
-    if (value === null) return null;
     const nonNull = schema.filter((b) => b !== 'null');
-    if (nonNull.length === 1) return avroToJson(catalog, nonNull[0], value, ns, kopecks);
-    const [key] = Object.keys(value as object);
-    const branch = nonNull.find((b) => branchName(catalog, b, ns) === key);
-    if (!branch) throw new JsonFormError('', `value names no branch of the union: ${key}`);
-    return { [key]: avroToJson(catalog, branch, (value as Record<string, unknown>)[key], ns) };
+    if (nonNull.length === 1) {
+      const only = compileToJson(catalog, nonNull[0], ns, kopecks);
+      return (value) => (value === null ? null : only(value));
+    }
+    const branches = new Map(nonNull.map((b) => [branchName(catalog, b, ns), compileToJson(catalog, b, ns, false)]));
+    return (value) => {
+      if (value === null) return null;
+      const [key] = Object.keys(value as object);
+      const branch = branches.get(key);
+      if (!branch) throw new JsonFormError('', `value names no branch of the union: ${key}`);
+      return { [key]: branch((value as Record<string, unknown>)[key]) };
+    };
   }
   const t = schema.type;
-  if (typeof t !== 'string') return avroToJson(catalog, t, value, ns, kopecks);
+  if (typeof t !== 'string') return compileToJson(catalog, t, ns, kopecks);
   const innerNs = schema.name ? (schema.namespace ?? ns) : ns;
   switch (t) {
     case 'record':
     case 'error': {
-      const out: Record<string, unknown> = {};
-      const rec = value as Record<string, unknown>;
-      for (const f of schema.fields ?? []) {
-        out[jsonFieldName(f.name)] = avroToJson(catalog, f.type, rec[f.name], innerNs, KOPECKS.test(f.name));
-      }
-      return out;
+      const fields = (schema.fields ?? []).map((f) => ({
+        name: f.name,
+        key: jsonFieldName(f.name),
+        convert: compileToJson(catalog, f.type, innerNs, KOPECKS.test(f.name)),
+      }));
+      return (value) => {
+        const out: Record<string, unknown> = {};
+        const rec = value as Record<string, unknown>;
+        for (const f of fields) out[f.key] = f.convert(rec[f.name]);
+        return out;
+      };
     }
     case 'enum':
-      return value;
-    case 'array':
-      return (value as unknown[]).map((v) => avroToJson(catalog, schema.items!, v, innerNs));
-    case 'map':
-      return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, avroToJson(catalog, schema.values!, v, innerNs)]),
-      );
+      return (value) => value;
+    case 'array': {
+      const item = compileToJson(catalog, schema.items!, innerNs, false);
+      return (value) => (value as unknown[]).map(item);
+    }
+    case 'map': {
+      const item = compileToJson(catalog, schema.values!, innerNs, false);
+      return (value) => Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, item(v)]));
+    }
     default:
-      return primitiveToJson(t, schema.logicalType, value, kopecks);
+      return primitiveToJson(t, schema.logicalType, kopecks);
   }
 }
 
-function primitiveToJson(type: string, logicalType: string | undefined, value: unknown, kopecks: boolean): unknown {
-  if ((type === 'long' || type === 'int') && typeof value === 'number') {
-    if (logicalType === 'timestamp-millis') return formatTimestamp(value);
-    if (logicalType === 'timestamp-micros') return formatTimestamp(Math.floor(value / 1000));
-    if (logicalType === 'date') return formatDate(value);
-    if (kopecks) return kopecksToRub(value);
-  }
-  return value;
+function primitiveToJson(type: string, logicalType: string | undefined, kopecks: boolean): ToJson {
+  if (type !== 'long' && type !== 'int') return (value) => value;
+  const format =
+    logicalType === 'timestamp-millis' ? formatTimestamp
+    : logicalType === 'timestamp-micros' ? (v: number) => formatTimestamp(Math.floor(v / 1000))
+    : logicalType === 'date' ? formatDate
+    : kopecks ? kopecksToRub
+    : undefined;
+  if (!format) return (value) => value;
+  return (value) => (typeof value === 'number' ? format(value) : value);
 }
