@@ -11,7 +11,8 @@
  *
  * Sizes: BENCH_EVENTS (1000000), BENCH_RATE (5000), BENCH_LATENCY_SECONDS (30), BENCH_PARTITIONS (6).
  * Role options: BENCH_PROCESSOR_ARGS, BENCH_SINK_ARGS (e.g. '--snapshot-interval 200', '--max-age 250').
- * BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there (node --cpu-prof).
+ * BENCH_REPLAY=0 skips the replay phase. BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there (node --cpu-prof).
+ * CPU seconds of each role, the broker and the endpoint are printed too (wall-clock rates swing on a shared machine).
  * Figures are printed as they come and as one JSON line at the end. Nothing is asserted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,7 +30,7 @@ import { endTargets, waitForGroup } from '../processors/pipeline/progress.ts';
 import { simulate } from '../processors/pipeline/simulate.ts';
 import { generatedEnvelopes } from '../processors/pipeline/traffic.ts';
 import { createTopicsAndSchemas, pipelineContext } from '../processors/pipeline/wiring.ts';
-import { PROJECT_ROOT } from '../processors/shared/config.ts';
+import { PROJECT_ROOT, stateDir } from '../processors/shared/config.ts';
 
 const N = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const RATE = Number(process.env.BENCH_RATE ?? 5_000);
@@ -63,14 +64,26 @@ function role(args: string[], name: string): ChildProcess {
  * CPU seconds (user + system) a child has used so far, from /proc: unlike wall time it hardly
  * depends on what else the (shared, 2-core) machine is doing, so it compares runs. null off Linux.
  */
-function cpuSeconds(child: ChildProcess): number | null {
+function cpuSeconds(child: ChildProcess | number | undefined): number | null {
+  const pid = typeof child === 'number' ? child : child?.pid;
   try {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return null;
   }
 }
+
+/** The stack's Kafka broker (its pid file), whose CPU the transactions also cost. */
+function kafkaPid(): number | undefined {
+  try {
+    return Number.parseInt(readFileSync(join(stateDir(), 'run', 'kafka.pid'), 'utf8').trim(), 10) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : +(a - b).toFixed(2));
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -172,6 +185,8 @@ async function main(): Promise<void> {
 
   // 3. sustained throughput: processor + sink as processes
   const sinkMetrics = await freePort();
+  const clickhouseRole = children[0]!;
+  const cpuBefore = { kafka: cpuSeconds(kafkaPid()), clickhouse: cpuSeconds(clickhouseRole) };
   t = Date.now();
   const processorRole = role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0', ...PROCESSOR_ARGS], 'processor');
   const sinkRole = role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics), ...SINK_ARGS], 'sink');
@@ -192,11 +207,17 @@ async function main(): Promise<void> {
     ratioToCeiling: +(sustained / ceiling).toFixed(3),
     processorCpuSeconds: cpuSeconds(processorRole),
     sinkCpuSeconds: cpuSeconds(sinkRole),
+    kafkaCpuSeconds: minus(cpuSeconds(kafkaPid()), cpuBefore.kafka),
+    clickhouseCpuSeconds: minus(cpuSeconds(clickhouseRole), cpuBefore.clickhouse),
     loadAverage1m: +loadavg()[0]!.toFixed(2),
   };
   say(`end to end: raw -> processor -> canonical (~${canonicalCount} records) -> ClickHouse in ${endToEndSec.toFixed(1)} s = ${sustained} ev/s; ${(sustained / ceiling * 100).toFixed(1)} % of the bare consume rate`);
   const t2 = results.throughput as Record<string, number | null>;
-  say(`cpu: processor ${t2.processorCpuSeconds} s, sink ${t2.sinkCpuSeconds} s (incl. start-up); load average ${t2.loadAverage1m} on ${results.cores} cores`);
+  const perEvent = (s: number | null) => (s === null ? 'n/a' : `${Math.round((s * 1e6) / produced.sent)} µs/event`);
+  say(
+    `cpu: processor ${t2.processorCpuSeconds} s (${perEvent(t2.processorCpuSeconds)}), sink ${t2.sinkCpuSeconds} s (${perEvent(t2.sinkCpuSeconds)}) incl. start-up; ` +
+      `Kafka broker ${t2.kafkaCpuSeconds} s (${perEvent(t2.kafkaCpuSeconds)}), ClickHouse endpoint ${t2.clickhouseCpuSeconds} s (${perEvent(t2.clickhouseCpuSeconds)}); load average ${t2.loadAverage1m} on ${results.cores} cores`,
+  );
 
   // 4. latency at RATE
   const before = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
@@ -221,7 +242,11 @@ async function main(): Promise<void> {
   await producer.close();
   for (const c of children.slice(1)) c.kill('SIGTERM');
 
-  // 5. replay of everything in the raw topics
+  // 5. replay of everything in the raw topics (BENCH_REPLAY=0 skips it, for quicker comparisons)
+  if (process.env.BENCH_REPLAY === '0') {
+    say(JSON.stringify(results));
+    return;
+  }
   const total = produced.sent + sent.sent;
   t = Date.now();
   const replay = spawn('node', [...NODE_ARGS, 'scripts/masterdeal.mjs', 'replay', '--from', 'earliest', '--no-progress'], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', 'pipe', 'ignore'] });

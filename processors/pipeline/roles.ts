@@ -1,5 +1,7 @@
 import { ClickHouseLogLevel } from '@clickhouse/client';
+import { Readable } from 'node:stream';
 import { clickhouseClient } from '../clickhouse/client.ts';
+import { toTabSeparated } from '../clickhouse/tsv.ts';
 import { loadDefaultRules, loadRulesFile, parseDuration } from '../core/index.ts';
 import { KafkaEventSource } from '../kafka/kafkajs.ts';
 import { DOMAINS } from '../kafka/topics.ts';
@@ -89,10 +91,13 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
     {
       source,
       insert: async (table: string, rows: Row[], token: string) => {
+        // TabSeparated: the rows' JSON text columns pass unescaped (JSONEachRow escaped them twice).
+        const { columns, body } = toTabSeparated(rows);
         await client.insert({
           table: `${database}.${table}`,
-          values: rows,
-          format: 'JSONEachRow',
+          values: Readable.from([body], { objectMode: false }),
+          format: 'TabSeparated',
+          columns: columns as [string, ...string[]],
           clickhouse_settings: { insert_deduplication_token: token },
         });
       },

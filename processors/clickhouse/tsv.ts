@@ -1,0 +1,58 @@
+/**
+ * Rows as ClickHouse TabSeparated, for bulk inserts. Why not JSONEachRow: the warehouse rows
+ * carry JSON text (payload, body), which JSON-in-JSON escapes quote by quote on the client and
+ * unescapes on the server; in TSV only backslash, tab and line breaks are escaped, so most
+ * values go through as they are (the sink spent about a sixth of its CPU encoding JSON rows).
+ */
+export interface TabSeparated {
+  /** Column names in the order of the fields of each line. */
+  columns: string[];
+  body: Buffer;
+}
+
+const SPECIAL = /[\\\t\n\r\0]/;
+const SPECIAL_ALL = /[\\\t\n\r\0]/g;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+
+/** A string in TSV's escaped form (ClickHouse's TabSeparated rules). */
+export function escapeTsv(s: string): string {
+  return SPECIAL.test(s) ? s.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : s;
+}
+
+function field(v: unknown, column: string): string {
+  switch (typeof v) {
+    case 'string':
+      return escapeTsv(v);
+    case 'number':
+      if (!Number.isFinite(v)) throw new Error(`column ${column}: ${v} is not a finite number`);
+      return String(v);
+    case 'bigint':
+      return String(v);
+    case 'boolean':
+      return v ? '1' : '0';
+    case 'undefined':
+      return '\\N';
+    default:
+      return v === null ? '\\N' : escapeTsv(JSON.stringify(v));
+  }
+}
+
+/**
+ * One TSV body for rows that share their fields (the columns are the first row's keys; a row
+ * missing one inserts NULL there, which a non-Nullable column refuses with a clear error).
+ */
+export function toTabSeparated(rows: readonly Record<string, unknown>[]): TabSeparated {
+  if (rows.length === 0) return { columns: [], body: Buffer.alloc(0) };
+  const columns = Object.keys(rows[0]!);
+  const lines: string[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    let line = '';
+    for (let c = 0; c < columns.length; c++) {
+      const name = columns[c]!;
+      line += (c === 0 ? '' : '\t') + field(row[name], name);
+    }
+    lines[i] = line;
+  }
+  return { columns, body: Buffer.from(`${lines.join('\n')}\n`, 'utf8') };
+}
