@@ -1,4 +1,4 @@
-import type { RawField, RawSchema, SchemaCatalog } from './schemas.ts';
+import type { NamedSchema, RawSchema, SchemaCatalog } from './schemas.ts';
 import { fullNameOf } from './schemas.ts';
 
 /**
@@ -124,6 +124,21 @@ function compiledOf(catalog: SchemaCatalog): Compiled {
   return c;
 }
 
+/**
+ * A named type is compiled once per catalog; while it is being built (it may refer to itself),
+ * references to it go through a late-bound stand-in.
+ */
+function compileNamed<F extends (...args: never[]) => unknown>(cache: Map<string, F>, named: NamedSchema, build: () => F): F {
+  const key = fullNameOf(named.name, named.namespace);
+  const known = cache.get(key);
+  if (known) return known;
+  let built: F | undefined;
+  cache.set(key, ((...args: never[]) => (built as F)(...args)) as F);
+  built = build();
+  cache.set(key, built);
+  return built;
+}
+
 /** Caches a top-level conversion by schema object (or name) and namespace. */
 function cached<F>(catalog: SchemaCatalog, schema: RawSchema, key: string, make: () => F): F {
   const c = compiledOf(catalog);
@@ -144,16 +159,7 @@ function compileToAvro(catalog: SchemaCatalog, schema: RawSchema, ns: string | u
   if (typeof schema === 'string') {
     const named = catalog.resolveName(schema, ns);
     if (!named) return primitiveToAvro(schema, undefined, ctx);
-    // Named types are shared (and may refer to themselves): compiled once, through a late-bound reference.
-    const key = fullNameOf(named.name, named.namespace);
-    const cache = compiledOf(catalog).toAvro;
-    if (!cache.has(key)) {
-      let fn: ToAvro | undefined;
-      cache.set(key, (v, p, k) => (fn as ToAvro)(v, p, k));
-      fn = compileToAvro(catalog, named, named.namespace, PLAIN);
-      cache.set(key, fn);
-    }
-    return cache.get(key) as ToAvro;
+    return compileNamed(compiledOf(catalog).toAvro, named, () => compileToAvro(catalog, named, named.namespace, PLAIN));
   }
   if (Array.isArray(schema)) return unionToAvro(catalog, schema, ns, ctx);
   const t = schema.type;
@@ -346,15 +352,7 @@ function compileToJson(catalog: SchemaCatalog, schema: RawSchema, ns: string | u
   if (typeof schema === 'string') {
     const named = catalog.resolveName(schema, ns);
     if (!named) return primitiveToJson(schema, undefined, kopecks);
-    const key = fullNameOf(named.name, named.namespace);
-    const cache = compiledOf(catalog).toJson;
-    if (!cache.has(key)) {
-      let fn: ToJson | undefined;
-      cache.set(key, (v) => (fn as ToJson)(v));
-      fn = compileToJson(catalog, named, named.namespace, false);
-      cache.set(key, fn);
-    }
-    return cache.get(key) as ToJson;
+    return compileNamed(compiledOf(catalog).toJson, named, () => compileToJson(catalog, named, named.namespace, false));
   }
   if (Array.isArray(schema)) {
     const nonNull = schema.filter((b) => b !== 'null');

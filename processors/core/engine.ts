@@ -232,7 +232,7 @@ export function applyInPlace(
       if (touched !== 0) recordTimers(rules, d, touched, c);
       timelineFrom = d.timeline.length;
       facts.push(fact);
-      deriveOne(d, fact, info.effects, mask, stage);
+      deriveOne(d, fact, info.effects, stage);
     } else {
       insertInPlace(facts, pos, fact);
       let derived: Derived;
@@ -353,21 +353,9 @@ function derive(rules: Rules, base: Derived, facts: FactEvent[], from: number): 
     const f = facts[k];
     const effects = rules.effects.get(f.type);
     if (!effects) continue;
-    let compensation = false;
-    for (const e of effects) {
-      const bit = 1 << e.fact;
-      if (e.set) {
-        // Sorted order: the first setting event since the last reset is the earliest.
-        if ((mask & bit) === 0) {
-          mask |= bit;
-          marks[e.fact] = { on: true, ts: f.ts, id: f.id };
-        }
-      } else if ((mask & bit) !== 0) {
-        mask &= ~bit;
-        marks[e.fact] = { on: false, ts: f.ts, id: f.id };
-        compensation = true;
-      }
-    }
+    const before = mask;
+    mask = applyEffects(marks, mask, f, effects);
+    const compensation = (before & ~mask) !== 0;
     const to = rules.stages[rules.stageOf(mask)].name;
     if (to !== stage) {
       if (!copied) {
@@ -386,26 +374,28 @@ function nextMask(mask: number, effects: readonly Effect[]): number {
   return mask;
 }
 
-/** One in-order fact folded onto `d` in place: what `derive(rules, d, facts, facts.length - 1)` computes. */
-function deriveOne(d: Derived, f: FactEvent, effects: readonly Effect[], nextMaskValue: number, to: string): void {
-  let mask = d.mask;
-  let compensation = false;
+/**
+ * Applies one fact's effects to `marks` (in place) and returns the new mask. Only a flip
+ * records a mark: in (ts, id) order, the first setting event since the last reset is the
+ * earliest, and a reset of an unset fact changes nothing. A cleared bit is a compensation.
+ */
+function applyEffects(marks: Array<Mark | null>, mask: number, f: FactEvent, effects: readonly Effect[]): number {
   for (const e of effects) {
     const bit = 1 << e.fact;
-    if (e.set) {
-      if ((mask & bit) === 0) {
-        mask |= bit;
-        d.marks[e.fact] = { on: true, ts: f.ts, id: f.id };
-      }
-    } else if ((mask & bit) !== 0) {
-      mask &= ~bit;
-      d.marks[e.fact] = { on: false, ts: f.ts, id: f.id };
-      compensation = true;
+    if (e.set === ((mask & bit) === 0)) {
+      mask ^= bit;
+      marks[e.fact] = { on: e.set, ts: f.ts, id: f.id };
     }
   }
-  d.mask = nextMaskValue;
+  return mask;
+}
+
+/** One in-order fact folded onto `d` in place: what `derive(rules, d, facts, facts.length - 1)` computes. */
+function deriveOne(d: Derived, f: FactEvent, effects: readonly Effect[], to: string): void {
+  const before = d.mask;
+  d.mask = applyEffects(d.marks, before, f, effects);
   if (to !== d.stage) {
-    d.timeline.push({ from_stage: d.stage, to_stage: to, event_ts: f.ts, cause_event_id: f.id, compensation });
+    d.timeline.push({ from_stage: d.stage, to_stage: to, event_ts: f.ts, cause_event_id: f.id, compensation: (before & ~d.mask) !== 0 });
     d.stage = to;
   }
 }

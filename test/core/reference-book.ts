@@ -3,6 +3,7 @@
  * `advanceWatermark` (new state objects). Kept as the reference the in-place DealBook must match.
  */
 import type { CanonicalEvent, Snapshot } from '../../processors/core/canonical.ts';
+import { DeadlineHeap } from '../../processors/core/deadline-heap.ts';
 import { advanceWatermark, apply, emptyDeal, snapshot, type DealState } from '../../processors/core/engine.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type { Rules } from '../../processors/core/rules/load.ts';
@@ -112,7 +113,8 @@ export class ReferenceBook {
   private fireTimers(outputs: CanonicalEvent[], changed: string[]): void {
     const mark = this.mark as number;
     while (this.timers.size > 0 && this.timers.peekDeadline() < mark) {
-      const [deadline, id] = this.timers.pop();
+      const deadline = this.timers.peekDeadline();
+      const id = this.timers.pop();
       const state = this.deals.get(id);
       if (!state || state.next_deadline !== deadline) continue; // stale entry: the deal moved on
       const step = advanceWatermark(state, mark, this.rules);
@@ -121,59 +123,5 @@ export class ReferenceBook {
       outputs.push(...step.outputs);
       if (!changed.includes(id)) changed.push(id);
     }
-  }
-}
-
-/** A binary min-heap of (deadline, deal) in two parallel arrays. */
-class DeadlineHeap {
-  private readonly keys: number[] = [];
-  private readonly ids: string[] = [];
-
-  get size(): number {
-    return this.keys.length;
-  }
-
-  peekDeadline(): number {
-    return this.keys[0];
-  }
-
-  push(deadline: number, id: string): void {
-    const { keys, ids } = this;
-    let i = keys.length;
-    keys.push(deadline);
-    ids.push(id);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (keys[parent] <= deadline) break;
-      keys[i] = keys[parent];
-      ids[i] = ids[parent];
-      i = parent;
-    }
-    keys[i] = deadline;
-    ids[i] = id;
-  }
-
-  pop(): [number, string] {
-    const { keys, ids } = this;
-    const top: [number, string] = [keys[0], ids[0]];
-    const lastKey = keys.pop() as number;
-    const lastId = ids.pop() as string;
-    const n = keys.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && keys[r] < keys[l] ? r : l;
-        if (keys[c] >= lastKey) break;
-        keys[i] = keys[c];
-        ids[i] = ids[c];
-        i = c;
-      }
-      keys[i] = lastKey;
-      ids[i] = lastId;
-    }
-    return top;
   }
 }
