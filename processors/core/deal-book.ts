@@ -82,9 +82,13 @@ export class DealBook {
 
   /**
    * Puts back a deal state read from a changelog (keeps the book's watermark). The book keeps a
-   * copy, since it updates its states in place.
+   * copy, since it updates its states in place. A state built with other rules is refused
+   * (RulesMismatchError): its gates, stage and timers would silently mix two rule sets.
    */
   restore(state: DealState): void {
+    if (state.rules !== undefined && state.rules !== this.rules.fingerprint) {
+      throw new RulesMismatchError(state.master_deal_id, state.rules, this.rules);
+    }
     const before = this.deals.get(state.master_deal_id);
     const own = ownedCopy(state);
     this.deals.set(own.master_deal_id, own);
@@ -148,5 +152,21 @@ export class DealBook {
       this.schedule(state, deadline);
       if (!changed.includes(id)) changed.push(id);
     }
+  }
+}
+
+/** A saved deal state was derived under rules other than the ones running now. */
+export class RulesMismatchError extends Error {
+  constructor(
+    readonly masterDealId: string,
+    readonly builtWith: string,
+    rules: Rules,
+  ) {
+    super(
+      `deal ${masterDealId} was built with rules ${builtWith}, but ${rules.source} is ${rules.fingerprint}: ` +
+        'a rule change needs the state rebuilt from the raw events (masterdeal replay --from earliest --rebuild), ' +
+        'or run with the rules the state was built with',
+    );
+    this.name = 'RulesMismatchError';
   }
 }

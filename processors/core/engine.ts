@@ -45,6 +45,11 @@ export interface DealState {
   master_deal_id: string;
   /** Bumped whenever the snapshot's content changes; the warehouse keeps the highest. */
   version: number;
+  /**
+   * The fingerprint of the rules the derivation was built with (Rules.fingerprint): a state is
+   * only valid under those rules. Absent in states written before it existed.
+   */
+  rules?: string;
   /** Every distinct event_id seen, in arrival order (the dedupe set, including KPI/NPS events). */
   seen: string[];
   /**
@@ -77,13 +82,14 @@ export interface Step {
 }
 
 export function emptyDeal(masterDealId: string, rules: Rules): DealState {
-  return dealState(masterDealId, 0, [], [], [], initialDerived(rules), [], [], null, null, null, null);
+  return dealState(masterDealId, 0, rules.fingerprint, [], [], [], initialDerived(rules), [], [], null, null, null, null);
 }
 
 /** One construction site with a fixed field order keeps every state object on one V8 shape. */
 function dealState(
   master_deal_id: string,
   version: number,
+  rules: string | undefined,
   seen: string[],
   seen_hash: number[],
   facts: FactEvent[],
@@ -95,7 +101,7 @@ function dealState(
   first_event_ts: number | null,
   last_event_ts: number | null,
 ): DealState {
-  return { master_deal_id, version, seen, seen_hash, facts, derived, breaches, emitted, watermark, next_deadline, first_event_ts, last_event_ts };
+  return { master_deal_id, version, rules, seen, seen_hash, facts, derived, breaches, emitted, watermark, next_deadline, first_event_ts, last_event_ts };
 }
 
 /**
@@ -133,6 +139,7 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   const next = dealState(
     state.master_deal_id,
     state.version + 1,
+    state.rules,
     seen,
     seenHashes,
     facts,
@@ -166,6 +173,7 @@ export function advanceWatermark(state: DealState, watermarkMs: number, rules: R
   const next = dealState(
     state.master_deal_id,
     due ? state.version + 1 : state.version, // an open timer's `breached` flips in the snapshot
+    state.rules,
     state.seen,
     seenHashesOf(state),
     state.facts,
@@ -290,6 +298,7 @@ export function ownedCopy(state: DealState): DealState {
   return dealState(
     state.master_deal_id,
     state.version,
+    state.rules,
     state.seen.slice(),
     seenHashesOf(state).slice(),
     state.facts.slice(),

@@ -2,7 +2,7 @@
 export * from './canonical.ts';
 export { apply, advanceWatermark, applyInPlace, advanceWatermarkInPlace, emptyDeal, ownedCopy, slaViews, snapshot } from './engine.ts';
 export type { DealState, Derived, FactEvent, Mark, Step } from './engine.ts';
-export { DealBook } from './deal-book.ts';
+export { DealBook, RulesMismatchError } from './deal-book.ts';
 export type { BookStep, DealBookOptions } from './deal-book.ts';
 export { DEFAULT_RULES_PATH, loadDefaultRules, loadRulesFile, parseRules, RulesError } from './rules/load.ts';
 export type { Rules, SlaDef, StageDef, FactDef } from './rules/load.ts';

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DealBook } from '../../processors/core/deal-book.ts';
-import { loadDefaultRules } from '../../processors/core/rules/load.ts';
+import { DealBook, RulesMismatchError } from '../../processors/core/deal-book.ts';
+import { DEFAULT_RULES_PATH, loadDefaultRules, parseRules } from '../../processors/core/rules/load.ts';
 import { DAY, ev, HOUR, MINUTE, T0 } from './fixtures.ts';
 
 const rules = loadDefaultRules();
@@ -75,5 +76,30 @@ describe('DealBook duplicates', () => {
     book.apply(ev('a', 'crm.deal.created', T0));
     book.apply(ev('b', 'crm.deal.created', T0 + HOUR, 'MD-2'));
     expect(book.apply(ev('a', 'crm.deal.created', T0)).changed).toEqual([]);
+  });
+});
+
+describe('DealBook.restore and the rules a state was built with', () => {
+  it('given a state saved under other rules, when restored, then it is refused with both fingerprints and the way out', () => {
+    const other = parseRules(readFileSync(DEFAULT_RULES_PATH, 'utf8').replace('target: 8h', 'target: 9h'), 'changed.yaml');
+    const first = new DealBook(rules);
+    first.apply(ev('a', 'crm.deal.created', T0));
+    const saved = JSON.parse(JSON.stringify(first.get('MD-1')));
+    const book = new DealBook(other);
+    expect(() => book.restore(saved)).toThrow(RulesMismatchError);
+    expect(() => book.restore(saved)).toThrow(`built with rules ${rules.fingerprint}, but changed.yaml is ${other.fingerprint}`);
+    expect(() => book.restore(saved)).toThrow('masterdeal replay --from earliest --rebuild');
+    expect(book.get('MD-1')).toBeUndefined();
+  });
+
+  it('given a state saved under the same rules, or one written before states were stamped, then it is restored', () => {
+    const first = new DealBook(rules);
+    first.apply(ev('a', 'crm.deal.created', T0));
+    const saved = JSON.parse(JSON.stringify(first.get('MD-1')));
+    const book = new DealBook(rules);
+    book.restore(saved);
+    const { rules: _stamp, ...unstamped } = saved;
+    book.restore({ ...unstamped, master_deal_id: 'MD-2' });
+    expect([...book.deals.keys()].sort()).toEqual(['MD-1', 'MD-2']);
   });
 });

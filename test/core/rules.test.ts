@@ -113,3 +113,30 @@ describe('stages are data: planning and launching added by editing the file only
     expect(snapshot(state, rules).stage).toBe('running');
   });
 });
+
+describe('rules fingerprint: what a deal state was derived under', () => {
+  const base = parseRules(defaultText).fingerprint;
+
+  it('given only comments, version-neutral settings or key order changed, then the fingerprint is the same', () => {
+    const reworded = defaultText.replace(/^#.*$/gm, '# another comment').replace('allowed_lateness: 15m', 'allowed_lateness: 1h');
+    expect(parseRules(reworded).fingerprint).toBe(base);
+    const reordered = defaultText.replace(
+      'has_brief:          { label: G1, set_by: [crm.brief.submitted] }',
+      'has_brief:          { set_by: [crm.brief.submitted], label: G1 }',
+    );
+    expect(reordered).not.toBe(defaultText);
+    expect(parseRules(reordered).fingerprint).toBe(base);
+  });
+
+  it('given an SLA target or a stage predicate changed, then the fingerprint differs', () => {
+    expect(parseRules(defaultText.replace('stop: has_brief,          target: 8h', 'stop: has_brief,          target: 9h')).fingerprint).not.toBe(base);
+    expect(parseRules(defaultText.replace('when: campaign_started and invoice_issued', 'when: invoice_issued and campaign_started')).fingerprint).not.toBe(base);
+  });
+
+  it('given a new deal, then its state is stamped with the fingerprint and keeps it through apply', () => {
+    const rules = loadDefaultRules();
+    const state = apply(emptyDeal('MD-1', rules), ev('a', 'crm.deal.created', T0), rules).state;
+    expect(state.rules).toBe(rules.fingerprint);
+    expect(rules.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+});

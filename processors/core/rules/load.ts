@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +50,12 @@ export interface SlaDef {
 
 export interface Rules {
   source: string;
+  /**
+   * What a deal state's derivation depends on, hashed: gates, compensations, terminals, markers,
+   * milestones, stages, SLAs and calendars (not `version`, `allowed_lateness` or comments).
+   * A state remembers the fingerprint it was built with (see DealBook.restore).
+   */
+  fingerprint: string;
   facts: FactDef[];
   gates: FactDef[];
   markers: FactDef[];
@@ -267,6 +274,7 @@ function compileRules(file: RulesFile, source: string): Rules {
   for (const f of facts) if (f.kind === 'terminal') terminalMask |= 1 << f.index;
   return {
     source,
+    fingerprint: fingerprintOf(file),
     facts,
     gates: facts.filter((f) => f.kind === 'gate'),
     markers: facts.filter((f) => f.kind !== 'gate'),
@@ -279,6 +287,21 @@ function compileRules(file: RulesFile, source: string): Rules {
     slas,
     allowedLatenessMs: lateness ?? 0,
   };
+}
+
+function fingerprintOf(file: RulesFile): string {
+  const { version: _version, allowed_lateness: _lateness, ...semantic } = file;
+  return createHash('sha256').update(stableJson(semantic)).digest('hex').slice(0, 16);
+}
+
+/** JSON with object keys sorted, so reordering a YAML mapping keeps the fingerprint. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** First-match stage per mask; a table when small enough, else evaluated per call. */
