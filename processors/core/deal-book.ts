@@ -1,5 +1,5 @@
 import type { CanonicalEvent, Snapshot } from './canonical.ts';
-import { advanceWatermark, advanceWatermarkInPlace, applyInPlace, emptyDeal, ownedCopy, snapshot, type DealState } from './engine.ts';
+import { advanceWatermark, advanceWatermarkInPlace, applyInPlace, emptyDeal, restoredState, snapshot, type DealState, type SavedDealState } from './engine.ts';
 import { DeadlineHeap } from './deadline-heap.ts';
 import type { Envelope } from './envelope.ts';
 import type { Rules } from './rules/load.ts';
@@ -81,16 +81,17 @@ export class DealBook {
   }
 
   /**
-   * Puts back a deal state read from a changelog (keeps the book's watermark). The book keeps a
-   * copy, since it updates its states in place. A state built with other rules is refused
-   * (RulesMismatchError): its gates, stage and timers would silently mix two rule sets.
+   * Puts back a deal state read from a changelog, whole or as `savedState` wrote it (keeps the
+   * book's watermark). The book keeps its own copy, since it updates its states in place. A state
+   * built with other rules is refused (RulesMismatchError): its gates, stage and timers would
+   * silently mix two rule sets.
    */
-  restore(state: DealState): void {
+  restore(state: DealState | SavedDealState): void {
     if (state.rules !== undefined && state.rules !== this.rules.fingerprint) {
       throw new RulesMismatchError(state.master_deal_id, state.rules, this.rules);
     }
     const before = this.deals.get(state.master_deal_id);
-    const own = ownedCopy(state);
+    const own = restoredState(state, this.rules);
     this.deals.set(own.master_deal_id, own);
     this.schedule(own, before?.next_deadline);
   }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DealBook } from '../../processors/core/deal-book.ts';
-import { advanceWatermark, apply, applyInPlace, emptyDeal, ownedCopy, snapshot, type DealState } from '../../processors/core/engine.ts';
+import { advanceWatermark, apply, applyInPlace, emptyDeal, ownedCopy, savedState, snapshot, type DealState, type SavedDealState } from '../../processors/core/engine.ts';
 import type { CanonicalEvent } from '../../processors/core/canonical.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import { loadDefaultRules } from '../../processors/core/rules/load.ts';
@@ -52,11 +52,15 @@ const actions = fc
     });
   });
 
-const json = (s: DealState | undefined) => JSON.parse(JSON.stringify(s));
+const json = (s: DealState | SavedDealState | undefined) => JSON.parse(JSON.stringify(s));
 
+/**
+ * Every state through JSON into a fresh book: the DealBook's as `savedState` writes them for its
+ * changelog (derivation left out, rebuilt on restore), the reference book's whole.
+ */
 function reload<B extends DealBook | ReferenceBook>(book: B, make: () => B): B {
   const fresh = make();
-  for (const s of book.deals.values()) fresh.restore(json(s));
+  for (const s of book.deals.values()) fresh.restore(json(book instanceof DealBook ? savedState(s) : s));
   const mark = book.watermark;
   if (mark !== null) fresh.advanceTo(mark);
   return fresh;
