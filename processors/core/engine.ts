@@ -26,16 +26,20 @@ export interface FactEvent {
   type: string;
 }
 
-/** A fact's current value: set (earliest setting event since the last reset) or reset. */
+/**
+ * The event behind a fact's current value: the earliest setting event since the last reset, or
+ * the reset itself. Whether the fact holds is its bit in `Derived.mask`. (The FactEvent is the mark.)
+ */
 export interface Mark {
-  on: boolean;
   ts: number;
   id: string;
 }
 
 /** A pure function of `facts`, cached in the state. Facts are bits in `mask` (rules order). */
 export interface Derived {
+  /** The facts that hold now. */
   mask: number;
+  /** Per fact (rules order): its mark, null while no event has set or reset it. */
   marks: Array<Mark | null>;
   stage: string;
   timeline: TimelineEntry[];
@@ -346,7 +350,8 @@ export function snapshot(state: DealState, rules: Rules): Snapshot {
   const facts: Record<string, GateView> = {};
   for (const f of rules.facts) {
     const m = state.derived.marks[f.index];
-    const view: GateView = m ? { value: m.on, event_ts: m.ts, event_id: m.id } : { value: false, event_ts: null, event_id: null };
+    const on = (state.derived.mask & (1 << f.index)) !== 0;
+    const view: GateView = m ? { value: on, event_ts: m.ts, event_id: m.id } : { value: false, event_ts: null, event_id: null };
     (f.kind === 'gate' ? gates : facts)[f.name] = view;
   }
   const timeline = state.derived.timeline;
@@ -415,7 +420,7 @@ function applyEffects(marks: Array<Mark | null>, mask: number, f: FactEvent, eff
     const bit = 1 << e.fact;
     if (e.set === ((mask & bit) === 0)) {
       mask ^= bit;
-      marks[e.fact] = { on: e.set, ts: f.ts, id: f.id };
+      marks[e.fact] = f; // the fact itself is the mark: nothing to allocate
     }
   }
   return mask;
@@ -484,11 +489,11 @@ function publishTransitions(
 type Rule = Rules['slas'][number];
 
 /** When all of `facts` hold: the latest of their marks by (ts, id); else null. */
-function timeOf(marks: Array<Mark | null>, facts: number[]): Mark | null {
+function timeOf(marks: Array<Mark | null>, mask: number, facts: number[]): Mark | null {
   let best: Mark | null = null;
   for (const i of facts) {
     const m = marks[i];
-    if (!m || !m.on) return null;
+    if (!m || (mask & (1 << i)) === 0) return null;
     if (!best || m.ts > best.ts || (m.ts === best.ts && m.id > best.id)) best = m;
   }
   return best;
@@ -499,7 +504,7 @@ function terminalOf(rules: Rules, d: Derived): Mark | null {
   let best: Mark | null = null;
   for (const i of rules.terminals) {
     const m = d.marks[i];
-    if (!m || !m.on) continue;
+    if (!m || (d.mask & (1 << i)) === 0) continue;
     if (!best || m.ts < best.ts || (m.ts === best.ts && m.id < best.id)) best = m;
   }
   return best;
@@ -522,7 +527,7 @@ const scratchA: TimerEval = { started: false, start: null, stop: null, deadline:
 const scratchB: TimerEval = { started: false, start: null, stop: null, deadline: 0, stoppedAt: 0, byTerminal: false };
 
 function evalTimer(rules: Rules, d: Derived, sla: Rule, out: TimerEval): TimerEval {
-  const start = timeOf(d.marks, sla.startFacts);
+  const start = timeOf(d.marks, d.mask, sla.startFacts);
   const terminal = terminalOf(rules, d);
   out.start = start;
   out.stop = null;
@@ -531,7 +536,7 @@ function evalTimer(rules: Rules, d: Derived, sla: Rule, out: TimerEval): TimerEv
   out.started = start !== null && !(terminal && start.ts > terminal.ts);
   if (!out.started || start === null) return out;
   out.deadline = sla.calendar ? sla.calendar.add(start.ts, sla.targetMs) : start.ts + sla.targetMs;
-  let stop = timeOf(d.marks, sla.stopFacts);
+  let stop = timeOf(d.marks, d.mask, sla.stopFacts);
   if (terminal && (!stop || stop.ts > terminal.ts)) {
     stop = terminal;
     out.byTerminal = true;
