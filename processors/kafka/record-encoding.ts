@@ -136,7 +136,7 @@ export const encodeRecord: RecordFn = ({ offsetDelta = 0, timestampDelta = 0, ke
   // Header keys and values, alternating (an array value is one header per element, as kafkajs does).
   const hs: (Buffer | null)[] = [];
   if (headers) {
-    for (const name in headers) {
+    for (const name of Object.keys(headers)) {
       const hv = headers[name];
       for (const one of Array.isArray(hv) ? hv : [hv]) hs.push(Buffer.from(name, 'utf8'), bytesOf(one));
     }
