@@ -1,5 +1,5 @@
-import { DealBook, type CanonicalOutput, type Rules } from '../core/index.ts';
-import type { DealState } from '../core/index.ts';
+import { DealBook, RulesMismatchError, savedState, type CanonicalOutput, type Rules } from '../core/index.ts';
+import type { DealState, SavedDealState } from '../core/index.ts';
 import { FencedError } from '../kafka/ports.ts';
 import type {
   BatchContext,
@@ -98,9 +98,13 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** Changelog value: the deal state plus the version of its last published snapshot. */
+/**
+ * Changelog value: the deal state as `savedState` keeps it (its derivation is rebuilt on
+ * restore; entries written before hold the whole DealState, which restores too) plus the version
+ * of its last published snapshot.
+ */
 interface ChangelogEntry {
-  state: DealState;
+  state: SavedDealState | DealState;
   snapshot_version: number | null;
 }
 
@@ -129,11 +133,22 @@ export class Processor {
   private stopping = false;
   readonly stats: ProcessorStats = { consumed: 0, applied: 0, deadLettered: 0, outputs: 0, late: 0, transactions: 0 };
 
+  /**
+   * Rejects when the processor cannot go on by itself (a partition's saved state was built with
+   * other rules: RulesMismatchError); never resolves. The caller stops the processor and exits.
+   */
+  readonly failed: Promise<never>;
+  private fail: (err: Error) => void = () => undefined;
+
   constructor(
     private readonly ports: ProcessorPorts,
     private readonly opts: ProcessorOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
+    this.failed = new Promise<never>((_, reject) => {
+      this.fail = reject;
+    });
+    this.failed.catch(() => undefined); // nobody need listen
   }
 
   async run(): Promise<void> {
@@ -193,7 +208,12 @@ export class Processor {
       ready: Promise.resolve(),
     };
     task.ready = this.restore(task);
-    task.ready.catch((err) => this.log.error({ err, partition }, 'restore failed'));
+    task.ready.catch((err) => {
+      if (!(err instanceof RulesMismatchError)) return this.log.error({ err, partition }, 'restore failed');
+      // Not retryable: the saved states need a rebuild (or the old rules), an operator's decision.
+      this.log.fatal({ err, partition }, 'partition state was built with other rules');
+      this.fail(err);
+    });
     return task;
   }
 
@@ -517,7 +537,7 @@ export class Processor {
     for (const id of changed) {
       const state = task.book.get(id);
       if (!state) continue;
-      const entry: ChangelogEntry = { state, snapshot_version: task.published.get(id) ?? null };
+      const entry: ChangelogEntry = { state: savedState(state), snapshot_version: task.published.get(id) ?? null };
       out.push({ topic: changelog, partition: task.partition, key: id, value: Buffer.from(JSON.stringify(entry)) });
     }
     if (out.length > 0 || changed.size > 0) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CodecError } from '../../processors/codec/errors.ts';
-import { loadDefaultRules, type CanonicalOutput } from '../../processors/core/index.ts';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_RULES_PATH, loadDefaultRules, parseRules, RulesMismatchError, type CanonicalOutput } from '../../processors/core/index.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type {
   AssignmentListener,
@@ -62,7 +63,7 @@ class MemorySource implements EventSource {
   }
 }
 
-function processorOn(log: MemoryLog, source = new MemorySource()) {
+function processorOn(log: MemoryLog, source = new MemorySource(), rules = loadDefaultRules()) {
   const processor = new Processor(
     {
       source,
@@ -92,7 +93,7 @@ function processorOn(log: MemoryLog, source = new MemorySource()) {
       },
       encode: (o: CanonicalOutput) => Buffer.from(JSON.stringify(o)),
     },
-    { groupId: 'g', layout, rules: loadDefaultRules(), allowedLatenessMs: H, idleAdvance: false, snapshotIntervalMs: 0 },
+    { groupId: 'g', layout, rules, allowedLatenessMs: H, idleAdvance: false, snapshotIntervalMs: 0 },
   );
   void processor.run();
   source.assign([0]);
@@ -164,6 +165,38 @@ describe('processor', () => {
     await second.source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]);
     expect(log.transactions.length).toBe(before);
     expect(second.processor.partitions()[0]!.deals).toBe(1);
+  });
+
+  it('writes deal states to the changelog without their derivation, and a new owner rebuilds the same snapshot', async () => {
+    const log = new MemoryLog();
+    const first = processorOn(log);
+    await first.source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]);
+    const entries = (log.topics.get(layout.changelog) ?? []).filter((r) => String(r.key) === 'MD-1').map((r) => JSON.parse(String(r.value)));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) {
+      expect(e.state).not.toHaveProperty('derived');
+      expect(e.state.facts.map((f: { id: string }) => f.id)).toEqual(['e1', 'e2'].slice(0, e.state.facts.length));
+    }
+    // The new owner's next snapshot still knows G1 from before the takeover: the derivation was rebuilt.
+    const second = processorOn(log);
+    await second.source.deliver(crm, [record(crm, env('e3', 'media.mediaplan.ready', T0 + 3 * H, { mediaplan_id: 'P1' }), 2)]);
+    const snapshots = (log.topics.get(layout.canonical.snapshot) ?? []).map((r) => JSON.parse(String(r.value)));
+    expect(snapshots.at(-1)).toMatchObject({
+      master_deal_id: 'MD-1',
+      stage: 'briefed',
+      gates: { has_brief: { value: true, event_id: 'e2' }, mediaplan_ready: { value: true, event_id: 'e3' } },
+      event_count: 3,
+    });
+  });
+
+  it('given a changelog written under other rules, when a new owner restores it, then the processor fails with RulesMismatchError', async () => {
+    const log = new MemoryLog();
+    const first = processorOn(log);
+    await first.source.deliver(crm, [record(crm, created, 0)]);
+    const changed = parseRules(readFileSync(DEFAULT_RULES_PATH, 'utf8').replace('target: 8h', 'target: 9h'), 'changed.yaml');
+    const second = processorOn(log, new MemorySource(), changed);
+    await expect(second.processor.failed).rejects.toBeInstanceOf(RulesMismatchError);
+    await expect(second.processor.failed).rejects.toThrow('masterdeal replay --from earliest --rebuild');
   });
 
   it('applies an event later than the allowed lateness and reports it', async () => {

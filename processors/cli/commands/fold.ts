@@ -206,7 +206,8 @@ Exit codes: ${EXIT_OK} every line valid, ${EXIT_BAD_LINES} some lines invalid, $
         bar.update(fromStdin ? summary.lines : mb(size), { lines: summary.lines });
         bar.stop();
         process.stderr.write(
-          `folded ${summary.events} events (${summary.duplicates} duplicates) of ${summary.deals} deals; ${summary.badLines} bad lines\n`,
+          `folded ${summary.events} events (${summary.duplicates} duplicates) of ${summary.deals} deals; ${summary.badLines} bad lines; ` +
+            `rules ${rules.source} (fingerprint ${rules.fingerprint})\n`,
         );
       }
       if (out !== process.stdout) {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { serveMetrics } from '../../pipeline/metrics.ts';
+import { RulesMismatchError } from '../../core/index.ts';
 import { onShutdown, startProcessor, startSink } from '../../pipeline/roles.ts';
 
 const int = (v: string) => Number.parseInt(v, 10);
@@ -20,7 +21,10 @@ export function register(program: Command): void {
     .option('--snapshot-interval <ms>', 'publish coalesced deal snapshots at most this often per partition (0 = every transaction)', int, 500)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
-    .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
+    .addHelpText(
+      'after',
+      `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr), ${EXIT_RULES_CHANGED} the saved deal states were built with other rules (replay with --rebuild, or run with those rules).`,
+    )
     .action(async (o: { group?: string; rules?: string; lateness?: string; idleAfter: number; now?: string; snapshotInterval: number; partitions: number; metricsPort: number }) => {
       let clock: (() => number) | undefined;
       if (o.now) {
@@ -42,9 +46,13 @@ export function register(program: Command): void {
         });
         onShutdown(() => processor.stop(), metrics);
         await running;
+        await processor.failed.catch(async (err: Error) => {
+          await processor.stop().catch(() => undefined);
+          throw err;
+        });
       } catch (err) {
         metrics?.close();
-        fail((err as Error).message);
+        fail((err as Error).message, err instanceof RulesMismatchError ? EXIT_RULES_CHANGED : 1);
       }
     });
 
@@ -73,7 +81,10 @@ export function register(program: Command): void {
     });
 }
 
-function fail(message: string): void {
+/** The processor's saved state was built with other rules: rebuild it (replay) or run the old rules. */
+const EXIT_RULES_CHANGED = 3;
+
+function fail(message: string, code = 1): void {
   process.stderr.write(`run: ${message}\n`);
-  process.exitCode = 1;
+  process.exitCode = code;
 }
