@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .description('raw topics -> deal state -> canonical topics, exactly once (Kafka transactions, one transactional id per partition)')
     .option('--group <id>', 'consumer group (default: <prefix>-processor; transactional ids <prefix>-processor-p<N>)')
     .option('--rules <file>', 'rules YAML (default: the built-in rules)')
+    .option('--namespace <ns>', 'namespace of the canonical, changelog and dead-letter topics and of the group (default: the topic prefix); e.g. a replay\'s `<prefix>.replay-<id>` to go on live from the state a replay built')
     .option('--lateness <duration>', 'allowed lateness of the event-time watermark (default: from the rules, e.g. 15m)')
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
     .option('--now <iso>', 'start the processor clock at this instant (it then runs at wall-clock speed); tests, what-if. Default: the real clock')
@@ -25,7 +26,7 @@ export function register(program: Command): void {
       'after',
       `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr), ${EXIT_RULES_CHANGED} the saved deal states were built with other rules (replay with --rebuild, or run with those rules).`,
     )
-    .action(async (o: { group?: string; rules?: string; lateness?: string; idleAfter: number; now?: string; snapshotInterval: number; partitions: number; metricsPort: number }) => {
+    .action(async (o: { group?: string; rules?: string; namespace?: string; lateness?: string; idleAfter: number; now?: string; snapshotInterval: number; partitions: number; metricsPort: number }) => {
       let clock: (() => number) | undefined;
       if (o.now) {
         const start = Date.parse(o.now);
@@ -36,6 +37,7 @@ export function register(program: Command): void {
       const metrics = serveMetrics(o.metricsPort);
       try {
         const { processor, running } = await startProcessor({
+          namespace: o.namespace,
           groupId: o.group,
           rulesFile: o.rules,
           lateness: o.lateness,
@@ -60,15 +62,16 @@ export function register(program: Command): void {
     .command('sink')
     .description('raw (valid) and canonical topics -> ClickHouse raw_events, canonical_events, deal_snapshots; commits offsets after ClickHouse acknowledged')
     .option('--group <id>', 'consumer group (default: <prefix>-sink)')
+    .option('--namespace <ns>', 'namespace of the canonical, changelog and dead-letter topics and of the group (default: the topic prefix); e.g. a replay\'s `<prefix>.replay-<id>` to go on live from the state a replay built')
     .option('--max-rows <n>', 'flush when this many rows are buffered', int, 50_000)
     .option('--max-age <ms>', 'flush at least this often (latency vs. insert rate: ClickHouse likes about one insert per second per table)', int, 500)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9465)
     .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
-    .action(async (o: { group?: string; maxRows: number; maxAge: number; partitions: number; metricsPort: number }) => {
+    .action(async (o: { group?: string; namespace?: string; maxRows: number; maxAge: number; partitions: number; metricsPort: number }) => {
       const metrics = serveMetrics(o.metricsPort);
       try {
-        const { sink, running, close } = await startSink({ groupId: o.group, maxRows: o.maxRows, maxAgeMs: o.maxAge, partitions: o.partitions });
+        const { sink, running, close } = await startSink({ namespace: o.namespace, groupId: o.group, maxRows: o.maxRows, maxAgeMs: o.maxAge, partitions: o.partitions });
         onShutdown(async () => {
           await sink.stop();
           await close();
