@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rngFor } from '../../processors/generate/prng.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
-import { CANONICAL_KINDS, DOMAINS } from '../../processors/kafka/topics.ts';
+import { DOMAINS } from '../../processors/kafka/topics.ts';
 import { readDeadLetter } from '../../processors/pipeline/deadletter.ts';
 import { endTargets, groupProgress, waitForGroup } from '../../processors/pipeline/progress.ts';
 import { startSink } from '../../processors/pipeline/roles.ts';
@@ -10,7 +10,8 @@ import { simulate } from '../../processors/pipeline/simulate.ts';
 import { createTopicsAndSchemas, pipelineContext } from '../../processors/pipeline/wiring.ts';
 import { loadDefaultRules } from '../../processors/core/index.ts';
 import {
-  canonicalRecords,
+  canonicalIdCounts,
+  drainToWarehouse,
   fold,
   foldSnapshots,
   generateToFile,
@@ -75,20 +76,7 @@ describe('processor crash', () => {
     await waitForGroup(ctx.kafka, groupId, await endTargets(ctx.kafka, rawTopics, false), { timeoutMs: 180_000 });
     // Let the idle watermark reach the clock, then wait for the sink to drain everything.
     const lateness = loadDefaultRules().allowedLatenessMs;
-    const canonicalTopics = CANONICAL_KINDS.map((k) => ctx.layout.canonical[k]);
-    let stable = '';
-    await until('canonical topics to settle', async () => {
-      const now = [...(await endTargets(ctx.kafka, canonicalTopics, true))].map(([k, v]) => `${k}=${v}`).join(",");
-      const same = now === stable;
-      stable = now;
-      return same;
-    }, 60_000, 4_000);
-    await waitForGroup(
-      ctx.kafka,
-      `${ctx.layout.namespace}-sink`,
-      new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]),
-      { timeoutMs: 120_000 },
-    );
+    await drainToWarehouse(ctx, rawTopics);
 
     // Exactly once, seen where it is observable: dead letters carry their source offset and nothing
     // dedupes them, so a re-processed batch would show up here. Each malformed record exactly once.
@@ -103,12 +91,9 @@ describe('processor crash', () => {
     // No canonical event twice (read_committed): neither a batch re-processed after the restart
     // nor a late event re-deriving a deal's history (the state remembers what it published).
     // Snapshots are state, not events: a deal's snapshot is republished as it changes.
-    for (const kind of CANONICAL_KINDS) {
-      if (kind === 'snapshot') continue;
-      const ids = (await canonicalRecords(ctx.kafka, ctx.layout.canonical[kind], `masterdeal.${kind}`, ctx)).map((r) => r.event_id as string);
-      expect(ids.length, kind).toBeGreaterThan(0);
-      const twice = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
-      expect(twice, `${kind} ids published more than once`).toEqual([]);
+    for (const [kind, { published, repeated }] of Object.entries(await canonicalIdCounts(ctx))) {
+      expect(published, kind).toBeGreaterThan(0);
+      expect(repeated, `${kind} ids published more than once`).toEqual([]);
     }
 
     const expected = foldSnapshots(await fold(file, new Date(Date.parse(clockStart) - lateness).toISOString()));

@@ -12,6 +12,8 @@ import { envelopeToJson } from '../../processors/codec/envelope-json.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type { GenerateOptions } from '../../processors/generate/generator.ts';
 import { readPartitionsToEnd } from '../../processors/kafka/kafkajs.ts';
+import { CANONICAL_KINDS } from '../../processors/kafka/topics.ts';
+import { endTargets, waitForGroup } from '../../processors/pipeline/progress.ts';
 import type { ConsumedRecord } from '../../processors/kafka/ports.ts';
 import { generatedEnvelopes } from '../../processors/pipeline/traffic.ts';
 import { PROJECT_ROOT } from '../../processors/shared/config.ts';
@@ -154,4 +156,39 @@ export async function ownClickHouse(dataDir: string, port?: number) {
       await role.exited;
     },
   };
+}
+
+/**
+ * Waits until the canonical topics stop growing (idle watermarks have fired their breaches) and
+ * the sink has loaded every raw and canonical record.
+ */
+export async function drainToWarehouse(ctx: PipelineContext, rawTopics: string[]): Promise<void> {
+  const canonicalTopics = CANONICAL_KINDS.map((k) => ctx.layout.canonical[k]);
+  let stable = '';
+  await until('canonical topics to settle', async () => {
+    const now = [...(await endTargets(ctx.kafka, canonicalTopics, true))].map(([k, v]) => `${k}=${v}`).join(',');
+    const same = now === stable;
+    stable = now;
+    return same;
+  }, 60_000, 4_000);
+  await waitForGroup(
+    ctx.kafka,
+    `${ctx.layout.namespace}-sink`,
+    new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]),
+    { timeoutMs: 120_000 },
+  );
+}
+
+/**
+ * Per canonical event kind (snapshots are state, republished as a deal changes, so not here):
+ * how many were published (read_committed) and which ids more than once.
+ */
+export async function canonicalIdCounts(ctx: PipelineContext): Promise<Record<string, { published: number; repeated: string[] }>> {
+  const out: Record<string, { published: number; repeated: string[] }> = {};
+  for (const kind of CANONICAL_KINDS) {
+    if (kind === 'snapshot') continue;
+    const ids = (await canonicalRecords(ctx.kafka, ctx.layout.canonical[kind], `masterdeal.${kind}`, ctx)).map((r) => r.event_id as string);
+    out[kind] = { published: ids.length, repeated: [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))] };
+  }
+  return out;
 }
