@@ -1,6 +1,7 @@
 import type { CanonicalEvent, Snapshot } from './canonical.ts';
 import { advanceWatermark, advanceWatermarkInPlace, applyInPlace, emptyDeal, restoredState, snapshot, type DealState, type SavedDealState } from './engine.ts';
 import { DeadlineHeap } from './deadline-heap.ts';
+import { EventTimeWatermark } from './watermark.ts';
 import type { Envelope } from './envelope.ts';
 import type { Rules } from './rules/load.ts';
 
@@ -24,8 +25,7 @@ export interface DealBookOptions {
 export class DealBook {
   readonly deals = new Map<string, DealState>();
   readonly allowedLatenessMs: number;
-  private maxEventTs: number | null = null;
-  private mark: number | null = null;
+  private readonly clock: EventTimeWatermark;
   private readonly timers = new DeadlineHeap();
 
   constructor(
@@ -33,22 +33,20 @@ export class DealBook {
     options: DealBookOptions = {},
   ) {
     this.allowedLatenessMs = options.allowedLatenessMs ?? rules.allowedLatenessMs;
+    this.clock = new EventTimeWatermark(this.allowedLatenessMs);
   }
 
   /** The current event-time watermark (null before the first event). */
   get watermark(): number | null {
-    return this.mark;
+    return this.clock.value;
   }
 
   get highestEventTs(): number | null {
-    return this.maxEventTs;
+    return this.clock.highestEventTs;
   }
 
   apply(env: Envelope): BookStep {
-    if (this.maxEventTs === null || env.event_ts > this.maxEventTs) this.maxEventTs = env.event_ts;
-    const candidate = this.maxEventTs - this.allowedLatenessMs;
-    const moved = this.mark === null || candidate > this.mark;
-    if (moved) this.mark = candidate;
+    const moved = this.clock.observe(env.event_ts);
 
     const outputs: CanonicalEvent[] = [];
     const changed: string[] = [];
@@ -58,7 +56,7 @@ export class DealBook {
     const isNew = state === undefined;
     if (state === undefined) state = emptyDeal(env.master_deal_id, this.rules);
     const deadlineBefore = state.next_deadline;
-    if (applyInPlace(state, env, this.rules, this.mark, outputs)) {
+    if (applyInPlace(state, env, this.rules, this.watermark, outputs)) {
       if (isNew) this.deals.set(env.master_deal_id, state);
       this.schedule(state, deadlineBefore);
       changed.push(env.master_deal_id);
@@ -74,9 +72,7 @@ export class DealBook {
   advanceTo(watermarkMs: number): BookStep {
     const outputs: CanonicalEvent[] = [];
     const changed: string[] = [];
-    if (this.mark !== null && watermarkMs <= this.mark) return { outputs, changed };
-    this.mark = watermarkMs;
-    this.fireTimers(outputs, changed);
+    if (this.clock.advanceTo(watermarkMs)) this.fireTimers(outputs, changed);
     return { outputs, changed };
   }
 
@@ -132,7 +128,7 @@ export class DealBook {
    * Pure: a temporary state for a snapshot, the stored one is not touched.
    */
   private current(state: DealState): DealState {
-    return this.mark === null ? state : advanceWatermark(state, this.mark, this.rules).state;
+    return this.watermark === null ? state : advanceWatermark(state, this.watermark, this.rules).state;
   }
 
   /** Queues the deal's deadline when it changed (older heap entries become stale). */
@@ -143,7 +139,7 @@ export class DealBook {
   }
 
   private fireTimers(outputs: CanonicalEvent[], changed: string[]): void {
-    const mark = this.mark as number;
+    const mark = this.watermark as number;
     while (this.timers.size > 0 && this.timers.peekDeadline() < mark) {
       const deadline = this.timers.peekDeadline();
       const id = this.timers.pop();

@@ -4,6 +4,7 @@
  */
 import type { CanonicalEvent, Snapshot } from '../../processors/core/canonical.ts';
 import { DeadlineHeap } from '../../processors/core/deadline-heap.ts';
+import { EventTimeWatermark } from '../../processors/core/watermark.ts';
 import { advanceWatermark, apply, emptyDeal, snapshot, type DealState } from '../../processors/core/engine.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type { Rules } from '../../processors/core/rules/load.ts';
@@ -28,8 +29,7 @@ interface DealBookOptions {
 export class ReferenceBook {
   readonly deals = new Map<string, DealState>();
   readonly allowedLatenessMs: number;
-  private maxEventTs: number | null = null;
-  private mark: number | null = null;
+  private readonly clock: EventTimeWatermark;
   private readonly timers = new DeadlineHeap();
 
   constructor(
@@ -37,25 +37,23 @@ export class ReferenceBook {
     options: DealBookOptions = {},
   ) {
     this.allowedLatenessMs = options.allowedLatenessMs ?? rules.allowedLatenessMs;
+    this.clock = new EventTimeWatermark(this.allowedLatenessMs);
   }
 
   /** The current event-time watermark (null before the first event). */
   get watermark(): number | null {
-    return this.mark;
+    return this.clock.value;
   }
 
   get highestEventTs(): number | null {
-    return this.maxEventTs;
+    return this.clock.highestEventTs;
   }
 
   apply(env: Envelope): BookStep {
-    if (this.maxEventTs === null || env.event_ts > this.maxEventTs) this.maxEventTs = env.event_ts;
-    const candidate = this.maxEventTs - this.allowedLatenessMs;
-    const moved = this.mark === null || candidate > this.mark;
-    if (moved) this.mark = candidate;
+    const moved = this.clock.observe(env.event_ts);
 
     const before = this.deals.get(env.master_deal_id) ?? emptyDeal(env.master_deal_id, this.rules);
-    const step = apply(before, env, this.rules, this.mark);
+    const step = apply(before, env, this.rules, this.watermark);
     const outputs = step.outputs;
     const changed: string[] = [];
     if (step.state !== before) {
@@ -73,9 +71,7 @@ export class ReferenceBook {
   advanceTo(watermarkMs: number): BookStep {
     const outputs: CanonicalEvent[] = [];
     const changed: string[] = [];
-    if (this.mark !== null && watermarkMs <= this.mark) return { outputs, changed };
-    this.mark = watermarkMs;
-    this.fireTimers(outputs, changed);
+    if (this.clock.advanceTo(watermarkMs)) this.fireTimers(outputs, changed);
     return { outputs, changed };
   }
 
@@ -100,7 +96,7 @@ export class ReferenceBook {
 
   /** The state as of the book's watermark (deals without due timers are not revisited eagerly). */
   private current(state: DealState): DealState {
-    return this.mark === null ? state : advanceWatermark(state, this.mark, this.rules).state;
+    return this.watermark === null ? state : advanceWatermark(state, this.watermark, this.rules).state;
   }
 
   private store(state: DealState, before: DealState | undefined): void {
@@ -111,7 +107,7 @@ export class ReferenceBook {
   }
 
   private fireTimers(outputs: CanonicalEvent[], changed: string[]): void {
-    const mark = this.mark as number;
+    const mark = this.watermark as number;
     while (this.timers.size > 0 && this.timers.peekDeadline() < mark) {
       const deadline = this.timers.peekDeadline();
       const id = this.timers.pop();
