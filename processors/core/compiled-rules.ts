@@ -1,0 +1,33 @@
+import type { Effect, Rules } from './rules/load.ts';
+
+/** Per-rules lookups the hot path needs, built once per Rules object. */
+export interface Compiled {
+  /** By event_type: the rules' own copy of the type string (shared by every deal's facts) and its effects. */
+  byType: Map<string, { type: string; effects: readonly Effect[] }>;
+  finalStages: Set<string>;
+  /** Per SLA (rules order): its `deps` as fact bits. */
+  slaDeps: number[];
+  /** Scratch: timers before a step, by SLA index (recordTimers → publishTimers; not re-entrant). */
+  before: { startId: Array<string | null>; stopId: Array<string | null>; stoppedAt: number[] };
+}
+
+const compiledRules = new WeakMap<Rules, Compiled>();
+let lastRules: Rules | undefined;
+let lastCompiled: Compiled | undefined;
+export function compiled(rules: Rules): Compiled {
+  if (rules === lastRules) return lastCompiled as Compiled; // one rule set per process, as a rule
+  let c = compiledRules.get(rules);
+  if (c === undefined) {
+    const n = rules.slas.length;
+    c = {
+      byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
+      finalStages: new Set(rules.stages.filter((s) => s.final).map((s) => s.name)),
+      slaDeps: rules.slas.map((sla) => sla.deps.reduce((bits, f) => bits | (1 << f), 0)),
+      before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null), stoppedAt: new Array(n).fill(0) },
+    };
+    compiledRules.set(rules, c);
+  }
+  lastRules = rules;
+  lastCompiled = c;
+  return c;
+}

@@ -1,0 +1,161 @@
+import type { CanonicalEvent, TimelineEntry } from './canonical.ts';
+import { compiled, type Compiled } from './compiled-rules.ts';
+import type { Effect, Rules } from './rules/load.ts';
+
+/**
+ * Derivation (SPEC §3): gates, stage and timeline folded over a deal's facts in (event_ts,
+ * event_id) order — a pure function of the facts — and the stage.changed / closed outputs of a
+ * change of timeline.
+ */
+
+/** A gate-relevant event, reduced to what derivation needs (payloads are not kept). */
+export interface FactEvent {
+  ts: number;
+  id: string;
+  type: string;
+}
+
+/**
+ * The event behind a fact's current value: the earliest setting event since the last reset, or
+ * the reset itself. Whether the fact holds is its bit in `Derived.mask`. (The FactEvent is the mark.)
+ */
+export interface Mark {
+  ts: number;
+  id: string;
+}
+
+/** A pure function of `facts`, cached in the state. Facts are bits in `mask` (rules order). */
+export interface Derived {
+  /** The facts that hold now. */
+  mask: number;
+  /** Per fact (rules order): its mark, null while no event has set or reset it. */
+  marks: Array<Mark | null>;
+  stage: string;
+  timeline: TimelineEntry[];
+}
+
+export function initialDerived(rules: Rules): Derived {
+  return { mask: 0, marks: new Array(rules.facts.length).fill(null), stage: rules.initialStage, timeline: [] };
+}
+
+/** Folds facts[from..] onto `base` (not mutated). */
+export function derive(rules: Rules, base: Derived, facts: FactEvent[], from: number): Derived {
+  let mask = base.mask;
+  let stage = base.stage;
+  const marks = base.marks.slice();
+  let timeline = base.timeline;
+  let copied = false;
+  for (let k = from; k < facts.length; k++) {
+    const f = facts[k];
+    const effects = rules.effects.get(f.type);
+    if (!effects) continue;
+    const before = mask;
+    mask = applyEffects(marks, mask, f, effects);
+    const compensation = (before & ~mask) !== 0;
+    const to = rules.stages[rules.stageOf(mask)].name;
+    if (to !== stage) {
+      if (!copied) {
+        timeline = timeline.slice();
+        copied = true;
+      }
+      timeline.push({ from_stage: stage, to_stage: to, event_ts: f.ts, cause_event_id: f.id, compensation });
+      stage = to;
+    }
+  }
+  return { mask, marks, stage, timeline };
+}
+
+export function nextMask(mask: number, effects: readonly Effect[]): number {
+  for (const e of effects) mask = e.set ? mask | (1 << e.fact) : mask & ~(1 << e.fact);
+  return mask;
+}
+
+/**
+ * Applies one fact's effects to `marks` (in place) and returns the new mask. Only a flip
+ * records a mark: in (ts, id) order, the first setting event since the last reset is the
+ * earliest, and a reset of an unset fact changes nothing. A cleared bit is a compensation.
+ */
+function applyEffects(marks: Array<Mark | null>, mask: number, f: FactEvent, effects: readonly Effect[]): number {
+  for (const e of effects) {
+    const bit = 1 << e.fact;
+    if (e.set === ((mask & bit) === 0)) {
+      mask ^= bit;
+      marks[e.fact] = f; // the fact itself is the mark: nothing to allocate
+    }
+  }
+  return mask;
+}
+
+/** One in-order fact folded onto `d` in place: what `derive(rules, d, facts, facts.length - 1)` computes. */
+export function deriveOne(d: Derived, f: FactEvent, effects: readonly Effect[], to: string): void {
+  const before = d.mask;
+  d.mask = applyEffects(d.marks, before, f, effects);
+  if (to !== d.stage) {
+    d.timeline.push({ from_stage: d.stage, to_stage: to, event_ts: f.ts, cause_event_id: f.id, compensation: (before & ~d.mask) !== 0 });
+    d.stage = to;
+  }
+}
+
+export const transitionKey = (t: TimelineEntry) => `${t.cause_event_id}:${t.from_stage}>${t.to_stage}`;
+const sameTransition = (a: TimelineEntry, b: TimelineEntry) =>
+  a === b || (a.cause_event_id === b.cause_event_id && a.from_stage === b.from_stage && a.to_stage === b.to_stage);
+
+/** Publishes the transitions of the new timeline that the old one did not have. */
+export function diffTimeline(before: TimelineEntry[], after: TimelineEntry[], deal: string, rules: Rules, out: CanonicalEvent[]): void {
+  let common = 0;
+  while (common < before.length && common < after.length && sameTransition(before[common], after[common])) common++;
+  if (common === after.length) return;
+  const old = common === before.length ? undefined : new Set(before.slice(common).map(transitionKey));
+  publishTransitions(after, common, old, deal, compiled(rules), out);
+}
+
+export function publishTransitions(
+  after: TimelineEntry[],
+  from: number,
+  old: Set<string> | undefined,
+  deal: string,
+  c: Compiled,
+  out: CanonicalEvent[],
+): void {
+  for (let i = from; i < after.length; i++) {
+    const t = after[i];
+    const key = transitionKey(t);
+    if (old?.has(key)) continue;
+    out.push({
+      type: 'masterdeal.stage.changed',
+      event_id: `${deal}:stage:${key}`,
+      master_deal_id: deal,
+      from_stage: t.from_stage,
+      to_stage: t.to_stage,
+      event_ts: t.event_ts,
+      cause_event_id: t.cause_event_id,
+      compensation: t.compensation,
+    });
+    if (c.finalStages.has(t.to_stage)) {
+      out.push({
+        type: 'masterdeal.closed',
+        event_id: `${deal}:closed:${t.cause_event_id}`,
+        master_deal_id: deal,
+        stage: t.to_stage,
+        event_ts: t.event_ts,
+        cause_event_id: t.cause_event_id,
+      });
+    }
+  }
+}
+
+export function sameMarks(a: Array<Mark | null>, b: Array<Mark | null>, indexes: number[]): boolean {
+  for (let k = 0; k < indexes.length; k++) if (a[indexes[k]] !== b[indexes[k]]) return false;
+  return true;
+}
+
+/** Insertion point of a fact in (ts, id) order; usually the end. */
+export function factIndex(facts: FactEvent[], f: FactEvent): number {
+  let i = facts.length;
+  while (i > 0) {
+    const p = facts[i - 1];
+    if (p.ts < f.ts || (p.ts === f.ts && p.id < f.id)) break;
+    i--;
+  }
+  return i;
+}
