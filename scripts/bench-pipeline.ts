@@ -11,7 +11,7 @@
  *
  * Sizes: BENCH_EVENTS (1000000), BENCH_RATE (5000), BENCH_LATENCY_SECONDS (30), BENCH_PARTITIONS (6).
  * Role options: BENCH_PROCESSOR_ARGS, BENCH_SINK_ARGS (e.g. '--snapshot-interval 200', '--max-age 250').
- * BENCH_REPLAY=0 skips the replay phase. BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there (node --cpu-prof).
+ * BENCH_REPLAY=0 skips the replay phase. BENCH_KEEP=1 keeps the work dir (role logs); BENCH_ENDPOINT_LOG_LEVEL=debug logs the endpoint's per-request wait/run times there. BENCH_CPU_PROF=<dir>: each role process writes a V8 CPU profile there (node --cpu-prof).
  * CPU seconds of each role, the broker and the endpoint are printed too (wall-clock rates swing on a shared machine).
  * Figures are printed as they come and as one JSON line at the end. Nothing is asserted.
  */
@@ -53,9 +53,9 @@ const secs = (ms: number) => (ms / 1000).toFixed(1);
 // Node refuses --cpu-prof in NODE_OPTIONS, so it goes on each role's command line.
 const NODE_ARGS = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
-function role(args: string[], name: string): ChildProcess {
+function role(args: string[], name: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
   const out = openSync(join(work, `${name}.log`), 'a');
-  const child = spawn('node', [...NODE_ARGS, 'scripts/masterdeal.mjs', ...args], { cwd: PROJECT_ROOT, env: process.env, stdio: ['ignore', out, out] });
+  const child = spawn('node', [...NODE_ARGS, 'scripts/masterdeal.mjs', ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
   children.push(child);
   return child;
 }
@@ -102,12 +102,31 @@ function* firstN(n: number, seed: number, startDeal = 0): Generator<Envelope> {
   }
 }
 
-/** histogram_quantile over the delta of two scrapes of the sink's latency histogram. */
-async function scrapeBuckets(port: number, path: string): Promise<Map<number, number>> {
+/** Buckets of one series of a histogram (`labels`: its other labels, as printed, e.g. `path="raw"`). */
+type Buckets = Map<number, number>;
+async function scrapeHistogram(port: number, name: string, labels = ''): Promise<Buckets> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out = new Map<number, number>();
-  const re = new RegExp(`^masterdeal_event_to_clickhouse_seconds_bucket\\{le="([^"]+)",path="${path}"\\} (\\d+)`, 'gm');
+  const rest = labels ? `,${labels.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` : '';
+  const re = new RegExp(`^${name}_bucket\\{le="([^"]+)"${rest}\\} (\\d+)`, 'gm');
   for (const m of text.matchAll(re)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  return out;
+}
+
+/** histogram_quantile over the delta of two scrapes of the sink's latency histogram. */
+const scrapeBuckets = (port: number, path: string) => scrapeHistogram(port, 'masterdeal_event_to_clickhouse_seconds', `path="${path}"`);
+
+/** Stages of the sink's per-row latency breakdown (metrics.sinkStageSeconds), by path. */
+const STAGES = { raw: ['fetch', 'buffer', 'insert'], canonical: ['processor', 'delivery', 'buffer', 'insert'] } as const;
+async function scrapeStages(sinkPort: number, processorPort: number): Promise<Record<string, Buckets>> {
+  const out: Record<string, Buckets> = {};
+  for (const [path, stages] of Object.entries(STAGES)) {
+    for (const stage of stages) out[`${path}.${stage}`] = await scrapeHistogram(sinkPort, 'masterdeal_sink_stage_seconds', `path="${path}",stage="${stage}"`);
+  }
+  out['processor.transaction'] = await scrapeHistogram(processorPort, 'masterdeal_transaction_seconds');
+  for (const table of ['raw_events', 'canonical_events', 'deal_snapshots']) {
+    out[`sink.insert.${table}`] = await scrapeHistogram(sinkPort, 'masterdeal_clickhouse_insert_seconds', `table="${table}"`);
+  }
   return out;
 }
 
@@ -134,7 +153,10 @@ function quantile(q: number, before: Map<number, number>, after: Map<number, num
 async function main(): Promise<void> {
   // Own ClickHouse endpoint, so other work on the machine is not disturbed (and vice versa).
   const chPort = await freePort();
-  role(['clickhouse', 'serve', '--port', String(chPort), '--data-dir', join(work, 'clickhouse')], 'clickhouse');
+  role(['clickhouse', 'serve', '--port', String(chPort), '--data-dir', join(work, 'clickhouse')], 'clickhouse', {
+    // BENCH_ENDPOINT_LOG_LEVEL=debug: the endpoint logs each request's queue wait and run time (in the kept work dir).
+    ...(process.env.BENCH_ENDPOINT_LOG_LEVEL ? { MASTERDEAL_LOG_LEVEL: process.env.BENCH_ENDPOINT_LOG_LEVEL } : {}),
+  });
   process.env.MASTERDEAL_CLICKHOUSE_URL = `http://127.0.0.1:${chPort}`;
   for (let i = 0; ; i++) {
     try {
@@ -185,10 +207,11 @@ async function main(): Promise<void> {
 
   // 3. sustained throughput: processor + sink as processes
   const sinkMetrics = await freePort();
+  const processorMetrics = await freePort();
   const clickhouseRole = children[0]!;
   const cpuBefore = { kafka: cpuSeconds(kafkaPid()), clickhouse: cpuSeconds(clickhouseRole) };
   t = Date.now();
-  const processorRole = role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', '0', ...PROCESSOR_ARGS], 'processor');
+  const processorRole = role(['run', 'processor', '--partitions', String(PARTITIONS), '--idle-after', '0', '--metrics-port', String(processorMetrics), ...PROCESSOR_ARGS], 'processor');
   const sinkRole = role(['run', 'sink', '--partitions', String(PARTITIONS), '--metrics-port', String(sinkMetrics), ...SINK_ARGS], 'sink');
   await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-processor`, await endTargets(ctx.kafka, rawTopics, false), WAIT);
   const processorSec = (Date.now() - t) / 1000;
@@ -221,6 +244,7 @@ async function main(): Promise<void> {
 
   // 4. latency at RATE
   const before = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
+  const stagesBefore = await scrapeStages(sinkMetrics, processorMetrics);
   const latencyEvents = RATE * LATENCY_SECONDS;
   t = Date.now();
   const sent = await simulate(firstN(latencyEvents, 202, 2), producer, { layout: ctx.layout, schemaIds: schemas.envelope, rate: RATE, random: Math.random });
@@ -229,6 +253,7 @@ async function main(): Promise<void> {
   await waitForGroup(ctx.kafka, `${ctx.layout.namespace}-sink`, new Map([...(await endTargets(ctx.kafka, rawTopics, false)), ...(await endTargets(ctx.kafka, canonicalTopics, true))]), { ...WAIT, pollMs: 250 });
   await new Promise((r) => setTimeout(r, 1_500));
   const after = { raw: await scrapeBuckets(sinkMetrics, 'raw'), canonical: await scrapeBuckets(sinkMetrics, 'canonical') };
+  const stagesAfter = await scrapeStages(sinkMetrics, processorMetrics);
   const lat = (path: 'raw' | 'canonical') => ({
     p50: quantile(0.5, before[path], after[path]),
     p99: quantile(0.99, before[path], after[path]),
@@ -239,6 +264,15 @@ async function main(): Promise<void> {
   say(`latency at ${achieved} ev/s for ${LATENCY_SECONDS} s (histogram estimate):`);
   say(`  raw event -> its raw_events row acked:          p50 ${fmt(lat('raw').p50)}  p99 ${fmt(lat('raw').p99)}`);
   say(`  raw event -> derived canonical/snapshot rows acked: p50 ${fmt(lat('canonical').p50)}  p99 ${fmt(lat('canonical').p99)}`);
+  // Where it goes: per-row stages (sink) and per-operation timings (processor transactions, inserts).
+  const stages: Record<string, { p50: number | null; p99: number | null; samples: number }> = {};
+  for (const key of Object.keys(stagesAfter)) {
+    const b = stagesBefore[key] ?? new Map();
+    const a = stagesAfter[key]!;
+    stages[key] = { p50: quantile(0.5, b, a), p99: quantile(0.99, b, a), samples: (a.get(Infinity) ?? 0) - (b.get(Infinity) ?? 0) };
+    say(`  stage ${key.padEnd(28)} p50 ${fmt(stages[key]!.p50)}  p99 ${fmt(stages[key]!.p99)}  (${stages[key]!.samples} samples)`);
+  }
+  (results.latency as Record<string, unknown>).stages = stages;
   await producer.close();
   for (const c of children.slice(1)) c.kill('SIGTERM');
 

@@ -81,6 +81,17 @@ export const eventToClickHouse = new client.Histogram({
   registers: [registry],
 });
 
+export const sinkStageSeconds = new client.Histogram({
+  name: 'masterdeal_sink_stage_seconds',
+  help:
+    'Where event-to-ClickHouse latency goes, per row, by path and stage: processor (raw produce -> canonical record written in the transaction), ' +
+    'delivery (record written -> sink consumed: transaction commit, read_committed fetch, queueing in the sink), fetch (raw path: produce -> sink consumed), ' +
+    'buffer (consumed -> flush taken, incl. waiting for the flush in flight), insert (flush taken -> every table acknowledged)',
+  labelNames: ['path', 'stage'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30],
+  registers: [registry],
+});
+
 export const insertRetries = new client.Counter({
   name: 'masterdeal_clickhouse_insert_retries_total',
   help: 'ClickHouse insert attempts that failed and were retried',

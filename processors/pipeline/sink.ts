@@ -61,9 +61,11 @@ export class ClickHouseSink {
   private lock: Promise<unknown> = Promise.resolve();
   /** The flush in flight (inserting and committing), if any. */
   private inFlight: Promise<void> | null = null;
-  /** Produce times of the raw records behind the buffered rows, by path. */
-  private sourceTs: { raw: number[]; canonical: number[] } = { raw: [], canonical: [] };
+  /** Timings of the buffered rows (latency metrics), by path. */
+  private timings = newTimings();
   private timer?: NodeJS.Timeout;
+  /** The latest batch's context: flushes started off the consumer's path heartbeat through it while retrying. */
+  private lastCtx?: BatchContext;
   private stopping = false;
   readonly stats: SinkStats = { consumed: 0, inserted: {}, skippedInvalid: 0, flushes: 0, retries: 0 };
 
@@ -77,11 +79,19 @@ export class ClickHouseSink {
   }
 
   async run(): Promise<void> {
-    const maxAge = this.opts.maxAgeMs ?? 1000;
-    this.timer = setInterval(() => {
-      if (!this.inFlight && this.batcher.due(this.clock(), Infinity, maxAge)) void this.locked(() => this.startFlush()).catch((err) => this.log.error({ err }, 'timed flush failed'));
-    }, Math.max(50, maxAge / 4));
+    // A fine-grained check (cheap): a due buffer is flushed within ~one tick of becoming due.
+    this.timer = setInterval(() => this.flushIfDue(), Math.max(10, Math.min(50, this.maxAgeMs / 10)));
     await this.ports.source.run((batch, ctx) => this.locked(() => this.onBatch(batch, ctx)));
+  }
+
+  private get maxAgeMs(): number {
+    return this.opts.maxAgeMs ?? 1000;
+  }
+
+  /** Starts a flush when none is in flight and the buffer is old enough (timer, and as soon as a flush completes). */
+  private flushIfDue(): void {
+    if (this.inFlight || this.stopping || !this.batcher.due(this.clock(), Infinity, this.maxAgeMs)) return;
+    void this.locked(() => this.startFlush(this.lastCtx)).catch((err) => this.log.error({ err }, 'timed flush failed'));
   }
 
   /** Flushes what is buffered (so a clean stop commits everything), then stops consuming. */
@@ -108,6 +118,8 @@ export class ClickHouseSink {
     const stop = this.opts.stopAt?.get(`${batch.topic}:${batch.partition}`);
     const start = this.opts.startAt?.get(`${batch.topic}:${batch.partition}`);
     const rows: Row[] = [];
+    const consumedAt = this.clock();
+    const t = this.timings;
     for (const r of batch.records) {
       if (stop !== undefined && BigInt(r.offset) >= stop) continue;
       if (start !== undefined && BigInt(r.offset) < start) continue;
@@ -116,11 +128,16 @@ export class ClickHouseSink {
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.
         if (d.ok) {
           rows.push(rawEventRow(d.envelope, r));
-          this.sourceTs.raw.push(r.timestamp);
+          t.raw.produced.push(r.timestamp);
+          t.raw.consumed.push(consumedAt);
         } else this.stats.skippedInvalid++;
       } else if (r.value) {
         const inputTs = r.headers[INPUT_TS_HEADER];
-        if (inputTs) this.sourceTs.canonical.push(Number(inputTs.toString()));
+        if (inputTs) {
+          t.canonical.produced.push(Number(inputTs.toString()));
+          t.canonical.written.push(r.timestamp);
+          t.canonical.consumed.push(consumedAt);
+        }
         const body = await this.ports.decodeCanonical(kind, r.value);
         rows.push(kind === 'masterdeal.snapshot' ? snapshotRow(body, r) : canonicalEventRow(body, r));
       }
@@ -139,7 +156,12 @@ export class ClickHouseSink {
       { role: 'sink', topic: batch.topic, partition: String(batch.partition) },
       Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
     );
-    if (this.batcher.due(this.clock(), this.opts.maxRows ?? 50_000, this.opts.maxAgeMs ?? 1000)) await this.startFlush(ctx);
+    this.lastCtx = ctx;
+    // Backpressure only when the buffer is full: the consumer then waits for the flush in flight.
+    // A buffer that is merely old is flushed as soon as the flush in flight is done (flushIfDue),
+    // while the consumer goes on filling it: rows that arrive meanwhile ride along, not one flush later.
+    if (this.batcher.size >= (this.opts.maxRows ?? 50_000)) await this.startFlush(ctx);
+    else if (!this.inFlight && this.batcher.due(this.clock(), Infinity, this.maxAgeMs)) await this.startFlush(ctx);
   }
 
   /**
@@ -151,13 +173,15 @@ export class ClickHouseSink {
     if (this.inFlight) await this.inFlight;
     if (this.batcher.isEmpty) return;
     const flush: Flush<Row> = this.batcher.take();
-    const sourceTs = this.sourceTs;
-    this.sourceTs = { raw: [], canonical: [] };
-    const run = this.flush(flush, sourceTs, ctx);
+    const timings = this.timings;
+    this.timings = newTimings();
+    timings.takenAt = this.clock();
+    const run = this.flush(flush, timings, ctx);
     this.inFlight = run;
     void run.then(
       () => {
         if (this.inFlight === run) this.inFlight = null;
+        this.flushIfDue();
       },
       (err) => {
         if (this.inFlight === run) this.inFlight = null;
@@ -166,15 +190,10 @@ export class ClickHouseSink {
     );
   }
 
-  private async flush(flush: Flush<Row>, sourceTs: { raw: number[]; canonical: number[] }, ctx?: BatchContext): Promise<void> {
+  private async flush(flush: Flush<Row>, timings: Timings, ctx?: BatchContext): Promise<void> {
     // The tables are independent: insert them side by side (each retried with its own token).
     await Promise.all(flush.batches.map((b) => this.insertWithRetry(b.table, b.rows, b.token, ctx)));
-    const acked = Date.now();
-    for (const path of ['raw', 'canonical'] as const) {
-      const ms = sourceTs[path].map((t) => acked - t);
-      for (const v of ms) m.eventToClickHouse.observe({ path }, v / 1000);
-      if (ms.length > 0) this.opts.onLatency?.(path, ms);
-    }
+    this.observe(timings, Date.now());
     try {
       await this.ports.source.commitOffsets(flush.commit);
     } catch (err) {
@@ -182,6 +201,28 @@ export class ClickHouseSink {
       this.log.warn({ err }, 'offset commit after insert failed; the range will be re-inserted idempotently');
     }
     this.stats.flushes++;
+  }
+
+  /** End-to-end latency per row, and the stages it went through (see metrics.sinkStageSeconds). */
+  private observe(t: Timings, acked: number): void {
+    const insert = (acked - t.takenAt) / 1000;
+    for (const path of ['raw', 'canonical'] as const) {
+      const { produced, consumed } = t[path];
+      if (produced.length === 0) continue;
+      const ms = produced.map((p) => acked - p);
+      for (const v of ms) m.eventToClickHouse.observe({ path }, v / 1000);
+      this.opts.onLatency?.(path, ms);
+      for (let i = 0; i < produced.length; i++) {
+        if (path === 'raw') m.sinkStageSeconds.observe({ path, stage: 'fetch' }, (consumed[i]! - produced[i]!) / 1000);
+        else {
+          const written = t.canonical.written[i]!;
+          m.sinkStageSeconds.observe({ path, stage: 'processor' }, (written - produced[i]!) / 1000);
+          m.sinkStageSeconds.observe({ path, stage: 'delivery' }, (consumed[i]! - written) / 1000);
+        }
+        m.sinkStageSeconds.observe({ path, stage: 'buffer' }, (t.takenAt - consumed[i]!) / 1000);
+        m.sinkStageSeconds.observe({ path, stage: 'insert' }, insert);
+      }
+    }
   }
 
   private async insertWithRetry(table: string, rows: Row[], token: string, ctx?: BatchContext): Promise<void> {
@@ -205,4 +246,15 @@ export class ClickHouseSink {
       }
     }
   }
+}
+
+/** Per buffered row with a known source time: when its raw event was produced, (canonical) when the processor wrote it, when the sink consumed it. */
+interface Timings {
+  raw: { produced: number[]; consumed: number[] };
+  canonical: { produced: number[]; written: number[]; consumed: number[] };
+  takenAt: number;
+}
+
+function newTimings(): Timings {
+  return { raw: { produced: [], consumed: [] }, canonical: { produced: [], written: [], consumed: [] }, takenAt: 0 };
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Session } from 'chdb';
+import { log } from '../../shared/log.ts';
 import { endpointError, fromEngineError } from './errors.ts';
 import {
   createdTemporaryTable, droppedTable, quoteIdentifier, quoteString, setAssignments, statementKind, tokens, useDatabase,
@@ -137,7 +138,16 @@ export class ChdbEngine {
 
   /** Runs one request's statement in its session's context; requests never overlap. */
   execute(query: EngineQuery): Promise<EngineResult> {
-    return this.serially(() => this.run(query));
+    const queued = performance.now();
+    return this.serially(async () => {
+      const started = performance.now();
+      const result = await this.run(query);
+      // Debug: how long a request waited for the ones before it vs. ran (one engine, one at a time).
+      if (log.isLevelEnabled('debug')) {
+        log.debug({ sql: query.sql.slice(0, 80), bytes: query.insertData?.length, waitMs: Math.round(started - queued), runMs: Math.round(performance.now() - started) }, 'engine request');
+      }
+      return result;
+    });
   }
 
   get sessionCount(): number {
