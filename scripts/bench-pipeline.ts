@@ -117,7 +117,11 @@ async function scrapeHistogram(port: number, name: string, labels = ''): Promise
 const scrapeBuckets = (port: number, path: string) => scrapeHistogram(port, 'masterdeal_event_to_clickhouse_seconds', `path="${path}"`);
 
 /** Stages of the sink's per-row latency breakdown (metrics.sinkStageSeconds), by path. */
-const STAGES = { raw: ['fetch', 'buffer', 'insert'], canonical: ['processor', 'delivery', 'buffer', 'insert'] } as const;
+const STAGES = {
+  raw: ['fetch', 'buffer', 'insert'],
+  canonical: ['processor', 'delivery', 'buffer', 'insert'],
+  snapshot: ['processor', 'delivery', 'buffer', 'insert'],
+} as const;
 async function scrapeStages(sinkPort: number, processorPort: number): Promise<Record<string, Buckets>> {
   const out: Record<string, Buckets> = {};
   for (const [path, stages] of Object.entries(STAGES)) {

@@ -84,7 +84,7 @@ export const eventToClickHouse = new client.Histogram({
 export const sinkStageSeconds = new client.Histogram({
   name: 'masterdeal_sink_stage_seconds',
   help:
-    'Where event-to-ClickHouse latency goes, per row, by path and stage: processor (raw produce -> canonical record written in the transaction), ' +
+    'Where event-to-ClickHouse latency goes, per row, by path (raw, canonical events, snapshots) and stage: processor (raw produce -> canonical record written in the transaction; snapshots: from the earliest event they coalesce), ' +
     'delivery (record written -> sink consumed: transaction commit, read_committed fetch, queueing in the sink), fetch (raw path: produce -> sink consumed), ' +
     'buffer (consumed -> flush taken, incl. waiting for the flush in flight), insert (flush taken -> every table acknowledged)',
   labelNames: ['path', 'stage'] as const,

@@ -78,8 +78,12 @@ interface PartitionTask {
   inputs: Map<string, { high: number; lastInputAt: number }>;
   /** The partition's event-time watermark (null before any input). */
   watermark: number | null;
-  /** Deals whose latest state has no published snapshot yet, and the version last published per deal. */
-  dirty: Set<string>;
+  /**
+   * Deals whose latest state has no published snapshot yet, each with the Kafka timestamp of the
+   * earliest raw record not yet reflected in a published snapshot (unknown: undefined), and the
+   * version last published per deal.
+   */
+  dirty: Map<string, number | undefined>;
   published: Map<string, number>;
   lastSnapshotAt: number;
   /** Batches waiting for the next group transaction (see onBatch). */
@@ -197,7 +201,7 @@ export class Processor {
       assignedAt: this.clock(),
       inputs: new Map(),
       watermark: null,
-      dirty: new Set(),
+      dirty: new Map(),
       published: new Map(),
       lastSnapshotAt: 0,
       queue: [],
@@ -233,7 +237,7 @@ export class Processor {
       task.book.restore(entry.state);
       if (entry.snapshot_version !== null) task.published.set(id, entry.snapshot_version);
       // A snapshot coalesced but not yet published when the previous owner stopped: publish it now.
-      if (entry.snapshot_version !== entry.state.version) task.dirty.add(id);
+      if (entry.snapshot_version !== entry.state.version) task.dirty.set(id, undefined);
     }
     const watermark = saved.watermark;
     const now = this.clock();
@@ -332,8 +336,7 @@ export class Processor {
         );
       });
       this.moveWatermark(task, this.eventTimeWatermark(task, now), out, changed);
-      const firstTs = Math.min(...inputs.map((i) => i.records[0]!.timestamp));
-      this.stateRecords(task, changed, out, firstTs);
+      this.stateRecords(task, changed, out);
       await this.commit(task, out, offsets);
     } catch (err) {
       // The book already holds these batches but the transaction did not commit: rebuild the
@@ -391,7 +394,11 @@ export class Processor {
         // Outputs of one input share one headers object (kafkajs only reads it).
         const headers = step.outputs.length > 0 ? { [INPUT_TS_HEADER]: Buffer.from(String(d.record.timestamp)) } : undefined;
         for (const o of step.outputs) out.push(this.outputRecord(o, task.partition, headers));
-        for (const id of step.changed) changed.add(id);
+        for (const id of step.changed) {
+          changed.add(id);
+          // A coalesced snapshot is as late as the earliest event it waited for (latency metric).
+          if (!task.dirty.has(id)) task.dirty.set(id, d.record.timestamp);
+        }
       }
       const input = task.inputs.get(batch.topic);
       if (input) input.lastInputAt = now;
@@ -417,7 +424,7 @@ export class Processor {
         const out: OutgoingRecord[] = [];
         const changed = new Set<string>();
         this.moveWatermark(task, watermarkMs, out, changed);
-        this.stateRecords(task, changed, out, undefined, true);
+        this.stateRecords(task, changed, out, true);
         await this.commit(task, out, []);
       });
     }
@@ -509,13 +516,13 @@ export class Processor {
    * Changelog entries for every changed deal (always: exactly-once state), snapshots for the
    * dirty deals when the snapshot interval has passed (or `force`), plus the partition watermark.
    */
-  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[], inputTs?: number, force = false): void {
+  private stateRecords(task: PartitionTask, changed: Set<string>, out: OutgoingRecord[], force = false): void {
     const { changelog, canonical } = this.opts.layout;
-    for (const id of changed) task.dirty.add(id);
+    for (const id of changed) if (!task.dirty.has(id)) task.dirty.set(id, undefined);
     const now = this.clock();
     const interval = this.opts.snapshotIntervalMs ?? 500;
     if (task.dirty.size > 0 && (force || interval === 0 || now - task.lastSnapshotAt >= interval)) {
-      for (const id of task.dirty) {
+      for (const [id, inputTs] of task.dirty) {
         const snap = task.book.snapshot(id);
         if (!snap) continue;
         out.push({

@@ -134,9 +134,10 @@ export class ClickHouseSink {
       } else if (r.value) {
         const inputTs = r.headers[INPUT_TS_HEADER];
         if (inputTs) {
-          t.canonical.produced.push(Number(inputTs.toString()));
-          t.canonical.written.push(r.timestamp);
-          t.canonical.consumed.push(consumedAt);
+          const into = kind === 'masterdeal.snapshot' ? t.snapshot : t.canonical;
+          into.produced.push(Number(inputTs.toString()));
+          into.written.push(r.timestamp);
+          into.consumed.push(consumedAt);
         }
         const body = await this.ports.decodeCanonical(kind, r.value);
         rows.push(kind === 'masterdeal.snapshot' ? snapshotRow(body, r) : canonicalEventRow(body, r));
@@ -206,21 +207,23 @@ export class ClickHouseSink {
   /** End-to-end latency per row, and the stages it went through (see metrics.sinkStageSeconds). */
   private observe(t: Timings, acked: number): void {
     const insert = (acked - t.takenAt) / 1000;
-    for (const path of ['raw', 'canonical'] as const) {
-      const { produced, consumed } = t[path];
+    for (const rows of ['raw', 'canonical', 'snapshot'] as const) {
+      const { produced, consumed } = t[rows];
       if (produced.length === 0) continue;
+      // Snapshots are derived rows too (path canonical); their stages are kept apart (coalescing).
+      const path = rows === 'raw' ? 'raw' : 'canonical';
       const ms = produced.map((p) => acked - p);
       for (const v of ms) m.eventToClickHouse.observe({ path }, v / 1000);
       this.opts.onLatency?.(path, ms);
       for (let i = 0; i < produced.length; i++) {
-        if (path === 'raw') m.sinkStageSeconds.observe({ path, stage: 'fetch' }, (consumed[i]! - produced[i]!) / 1000);
+        if (rows === 'raw') m.sinkStageSeconds.observe({ path: rows, stage: 'fetch' }, (consumed[i]! - produced[i]!) / 1000);
         else {
-          const written = t.canonical.written[i]!;
-          m.sinkStageSeconds.observe({ path, stage: 'processor' }, (written - produced[i]!) / 1000);
-          m.sinkStageSeconds.observe({ path, stage: 'delivery' }, (consumed[i]! - written) / 1000);
+          const written = t[rows].written[i]!;
+          m.sinkStageSeconds.observe({ path: rows, stage: 'processor' }, (written - produced[i]!) / 1000);
+          m.sinkStageSeconds.observe({ path: rows, stage: 'delivery' }, (consumed[i]! - written) / 1000);
         }
-        m.sinkStageSeconds.observe({ path, stage: 'buffer' }, (t.takenAt - consumed[i]!) / 1000);
-        m.sinkStageSeconds.observe({ path, stage: 'insert' }, insert);
+        m.sinkStageSeconds.observe({ path: rows, stage: 'buffer' }, (t.takenAt - consumed[i]!) / 1000);
+        m.sinkStageSeconds.observe({ path: rows, stage: 'insert' }, insert);
       }
     }
   }
@@ -252,9 +255,10 @@ export class ClickHouseSink {
 interface Timings {
   raw: { produced: number[]; consumed: number[] };
   canonical: { produced: number[]; written: number[]; consumed: number[] };
+  snapshot: { produced: number[]; written: number[]; consumed: number[] };
   takenAt: number;
 }
 
 function newTimings(): Timings {
-  return { raw: { produced: [], consumed: [] }, canonical: { produced: [], written: [], consumed: [] }, takenAt: 0 };
+  return { raw: { produced: [], consumed: [] }, canonical: { produced: [], written: [], consumed: [] }, snapshot: { produced: [], written: [], consumed: [] }, takenAt: 0 };
 }

@@ -64,7 +64,7 @@ export function register(program: Command): void {
     .option('--group <id>', 'consumer group (default: <prefix>-sink)')
     .option('--namespace <ns>', 'namespace of the canonical, changelog and dead-letter topics and of the group (default: the topic prefix); e.g. a replay\'s `<prefix>.replay-<id>` to go on live from the state a replay built')
     .option('--max-rows <n>', 'flush when this many rows are buffered', int, 50_000)
-    .option('--max-age <ms>', 'flush at least this often (latency vs. insert rate: ClickHouse likes about one insert per second per table)', int, 500)
+    .option('--max-age <ms>', 'a buffer this old is flushed as soon as no flush is in flight (one at a time, so under load flushes grow instead of queueing; latency vs. insert rate)', int, 100)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9465)
     .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
