@@ -53,12 +53,21 @@ export interface ProcessorOptions {
    * encoding a snapshot costs far more than applying an event. 0 = with every transaction.
    */
   snapshotIntervalMs?: number;
+  /**
+   * The snapshot interval while a partition is behind by more than BACKLOG_RECORDS (catching up
+   * after downtime, a burst): a deal then changes several times per interval, so fewer, later
+   * snapshots carry the same final state for much less encoding, transfer and insert work.
+   * Caught up, `snapshotIntervalMs` applies again. Default 5000; at most the normal interval = off.
+   */
+  backlogSnapshotIntervalMs?: number;
   /** Replay: per `topic:partition`, the first offset to process when the group has no committed offset. */
   startAt?: Map<string, bigint>;
 }
 
 /** Changelog key that holds the partition's watermark (deal ids never start with NUL). */
 export const WATERMARK_KEY = '\u0000watermark';
+/** Records a partition may be behind (over its raw topics) and still count as caught up: about a second of a busy stream. */
+export const BACKLOG_RECORDS = 5_000;
 const VERSION_HEADER = 'masterdeal.version';
 /** Kafka timestamp of the (earliest) raw record behind a canonical record: lets the sink measure event → ClickHouse latency. */
 export const INPUT_TS_HEADER = 'masterdeal.input_ts';
@@ -86,6 +95,8 @@ interface PartitionTask {
   dirty: Map<string, number | undefined>;
   published: Map<string, number>;
   lastSnapshotAt: number;
+  /** Per raw topic: records behind its high watermark after the last batch. */
+  backlog: Map<string, number>;
   /** Batches waiting for the next group transaction (see onBatch). */
   queue: Pending[];
   draining: boolean;
@@ -204,6 +215,7 @@ export class Processor {
       dirty: new Map(),
       published: new Map(),
       lastSnapshotAt: 0,
+      backlog: new Map(),
       queue: [],
       draining: false,
       lateLoggedAt: -Infinity,
@@ -335,10 +347,9 @@ export class Processor {
         this.applyBatch(task, input.batch, decoded[i]!, out, changed, now);
         const last = input.records[input.records.length - 1]!;
         offsets.push({ topic: input.batch.topic, partition: task.partition, offset: String(BigInt(last.offset) + 1n) });
-        m.consumerLag.set(
-          { role: 'processor', topic: input.batch.topic, partition: String(task.partition) },
-          Math.max(0, Number(BigInt(input.batch.highWatermark) - BigInt(last.offset) - 1n)),
-        );
+        const lag = Math.max(0, Number(BigInt(input.batch.highWatermark) - BigInt(last.offset) - 1n));
+        task.backlog.set(input.batch.topic, lag);
+        m.consumerLag.set({ role: 'processor', topic: input.batch.topic, partition: String(task.partition) }, lag);
       });
       this.moveWatermark(task, this.eventTimeWatermark(task, now), out, changed);
       this.stateRecords(task, changed, out);
@@ -489,7 +500,7 @@ export class Processor {
       m.watermarkDelay.set({ partition: String(task.partition) }, wm === null ? 0 : Math.max(0, (now - wm) / 1000));
       const target = afterMs !== null && now - task.lastInputAt >= afterMs ? now - this.allowedLatenessMs : null;
       const advance = target !== null && (wm === null || target > wm);
-      const snapshotsDue = task.dirty.size > 0 && now - task.lastSnapshotAt >= (this.opts.snapshotIntervalMs ?? 500);
+      const snapshotsDue = task.dirty.size > 0 && now - task.lastSnapshotAt >= this.snapshotInterval(task);
       if (!advance && !snapshotsDue) continue;
       try {
         await task.ready;
@@ -517,6 +528,15 @@ export class Processor {
   }
 
 
+  /** The partition's snapshot interval now: longer while it works through a backlog. */
+  private snapshotInterval(task: PartitionTask): number {
+    const normal = this.opts.snapshotIntervalMs ?? 500;
+    let behind = 0;
+    for (const lag of task.backlog.values()) behind += lag;
+    if (normal === 0 || behind <= BACKLOG_RECORDS) return normal; // 0: every transaction, as asked
+    return Math.max(normal, this.opts.backlogSnapshotIntervalMs ?? 5_000);
+  }
+
   /**
    * Changelog entries for every changed deal (always: exactly-once state), snapshots for the
    * dirty deals when the snapshot interval has passed (or `force`), plus the partition watermark.
@@ -525,7 +545,7 @@ export class Processor {
     const { changelog, canonical } = this.opts.layout;
     for (const id of changed) if (!task.dirty.has(id)) task.dirty.set(id, undefined);
     const now = this.clock();
-    const interval = this.opts.snapshotIntervalMs ?? 500;
+    const interval = this.snapshotInterval(task);
     if (task.dirty.size > 0 && (force || interval === 0 || now - task.lastSnapshotAt >= interval)) {
       for (const [id, inputTs] of task.dirty) {
         const snap = task.book.snapshot(id);

@@ -23,6 +23,7 @@ export interface ProcessorRoleOptions {
   partitions?: number;
   fromBeginning?: boolean;
   snapshotIntervalMs?: number;
+  backlogSnapshotIntervalMs?: number;
   concurrency?: number;
 }
 
@@ -54,6 +55,7 @@ export async function startProcessor(
     allowedLatenessMs: o.lateness === undefined ? undefined : latenessMs(o.lateness),
     idleAdvance: idleAfter > 0 ? { afterMs: idleAfter, everyMs: Math.min(250, idleAfter) } : false,
     snapshotIntervalMs: o.snapshotIntervalMs,
+    backlogSnapshotIntervalMs: o.backlogSnapshotIntervalMs,
     clock: o.clock,
     stopAt,
     startAt,

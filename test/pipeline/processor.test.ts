@@ -13,7 +13,7 @@ import type {
   TopicPartitionOffset,
 } from '../../processors/kafka/ports.ts';
 import { topicLayout } from '../../processors/kafka/topics.ts';
-import { Processor, WATERMARK_KEY } from '../../processors/pipeline/processor.ts';
+import { BACKLOG_RECORDS, Processor, WATERMARK_KEY, type ProcessorOptions } from '../../processors/pipeline/processor.ts';
 
 /**
  * The processor's bookkeeping against an in-memory log (no Kafka here; the real thing is in
@@ -58,12 +58,13 @@ class MemorySource implements EventSource {
   assign(owned: number[]) {
     for (const l of this.listeners) void l(owned);
   }
-  deliver(topic: string, records: ConsumedRecord[]) {
-    return this.onBatchFn!({ topic, partition: 0, records, highWatermark: String(records.length) }, { isActive: () => true, heartbeat: async () => {} });
+  /** `highWatermark`: the topic's end offset as the fetch saw it (default: right after these records). */
+  deliver(topic: string, records: ConsumedRecord[], highWatermark = String(Number(records.at(-1)?.offset ?? -1) + 1)) {
+    return this.onBatchFn!({ topic, partition: 0, records, highWatermark }, { isActive: () => true, heartbeat: async () => {} });
   }
 }
 
-function processorOn(log: MemoryLog, source = new MemorySource(), rules = loadDefaultRules()) {
+function processorOn(log: MemoryLog, source = new MemorySource(), rules = loadDefaultRules(), options: Partial<ProcessorOptions> = {}) {
   const processor = new Processor(
     {
       source,
@@ -93,7 +94,7 @@ function processorOn(log: MemoryLog, source = new MemorySource(), rules = loadDe
       },
       encode: (o: CanonicalOutput) => Buffer.from(JSON.stringify(o)),
     },
-    { groupId: 'g', layout, rules, allowedLatenessMs: H, idleAdvance: false, snapshotIntervalMs: 0 },
+    { groupId: 'g', layout, rules, allowedLatenessMs: H, idleAdvance: false, snapshotIntervalMs: 0, ...options },
   );
   void processor.run();
   source.assign([0]);
@@ -197,6 +198,23 @@ describe('processor', () => {
     const second = processorOn(log, new MemorySource(), changed);
     await expect(second.processor.failed).rejects.toBeInstanceOf(RulesMismatchError);
     await expect(second.processor.failed).rejects.toThrow('masterdeal replay --from earliest --rebuild');
+  });
+
+  it('given a partition far behind, then snapshots wait for the backlog interval; caught up, the normal interval applies again', async () => {
+    const log = new MemoryLog();
+    let now = 1_000_000;
+    const { source } = processorOn(log, new MemorySource(), loadDefaultRules(), { snapshotIntervalMs: 100, backlogSnapshotIntervalMs: 1_000, clock: () => now });
+    const snapshotsIn = (i: number) => log.transactions[i]!.records.filter((r) => r.topic === layout.canonical.snapshot).length;
+    const behind = String(BACKLOG_RECORDS * 2);
+    await source.deliver(crm, [record(crm, created, 0)], behind);
+    expect(snapshotsIn(0)).toBe(1); // the first one is due at once
+    now += 200;
+    await source.deliver(crm, [record(crm, brief, 1)], behind);
+    expect(snapshotsIn(1)).toBe(0); // 200 ms < the backlog interval: coalesced
+    now += 200;
+    await source.deliver(crm, [record(crm, env('e3', 'media.mediaplan.ready', T0 + 3 * H, { mediaplan_id: 'P1' }), 2)]);
+    expect(snapshotsIn(2)).toBe(1); // caught up: 400 ms ≥ the normal 100 ms
+    expect(log.transactions).toHaveLength(3);
   });
 
   it('applies an event later than the allowed lateness and reports it', async () => {

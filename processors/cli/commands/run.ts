@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { serveMetrics } from '../../pipeline/metrics.ts';
 import { RulesMismatchError } from '../../core/index.ts';
+import { BACKLOG_RECORDS } from '../../pipeline/processor.ts';
 import { onShutdown, startProcessor, startSink } from '../../pipeline/roles.ts';
 
 const int = (v: string) => Number.parseInt(v, 10);
@@ -20,13 +21,14 @@ export function register(program: Command): void {
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
     .option('--now <iso>', 'start the processor clock at this instant (it then runs at wall-clock speed); tests, what-if. Default: the real clock')
     .option('--snapshot-interval <ms>', 'publish coalesced deal snapshots at most this often per partition (0 = every transaction)', int, 500)
+    .option('--backlog-snapshot-interval <ms>', `the snapshot interval while a partition is more than ${BACKLOG_RECORDS} records behind (catching up): fewer, later snapshots of the same final states`, int, 5_000)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
     .addHelpText(
       'after',
       `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr), ${EXIT_RULES_CHANGED} the saved deal states were built with other rules (replay with --rebuild, or run with those rules).`,
     )
-    .action(async (o: { group?: string; rules?: string; namespace?: string; lateness?: string; idleAfter: number; now?: string; snapshotInterval: number; partitions: number; metricsPort: number }) => {
+    .action(async (o: { group?: string; rules?: string; namespace?: string; lateness?: string; idleAfter: number; now?: string; snapshotInterval: number; backlogSnapshotInterval: number; partitions: number; metricsPort: number }) => {
       let clock: (() => number) | undefined;
       if (o.now) {
         const start = Date.parse(o.now);
@@ -44,6 +46,7 @@ export function register(program: Command): void {
           idleAfterMs: o.idleAfter,
           clock,
           snapshotIntervalMs: o.snapshotInterval,
+          backlogSnapshotIntervalMs: o.backlogSnapshotInterval,
           partitions: o.partitions,
         });
         onShutdown(() => processor.stop(), metrics);
