@@ -57,7 +57,7 @@ export interface ProcessorOptions {
    * The snapshot interval while a partition is behind by more than BACKLOG_RECORDS (catching up
    * after downtime, a burst): a deal then changes several times per interval, so fewer, later
    * snapshots carry the same final state for much less encoding, transfer and insert work.
-   * Caught up, `snapshotIntervalMs` applies again. Default 5000; at most the normal interval = off.
+   * Caught up, `snapshotIntervalMs` applies again. Default 30 000; at most the normal interval = off.
    */
   backlogSnapshotIntervalMs?: number;
   /** Replay: per `topic:partition`, the first offset to process when the group has no committed offset. */
@@ -534,7 +534,7 @@ export class Processor {
     let behind = 0;
     for (const lag of task.backlog.values()) behind += lag;
     if (normal === 0 || behind <= BACKLOG_RECORDS) return normal; // 0: every transaction, as asked
-    return Math.max(normal, this.opts.backlogSnapshotIntervalMs ?? 5_000);
+    return Math.max(normal, this.opts.backlogSnapshotIntervalMs ?? 30_000);
   }
 
   /**

@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
     .option('--now <iso>', 'start the processor clock at this instant (it then runs at wall-clock speed); tests, what-if. Default: the real clock')
     .option('--snapshot-interval <ms>', 'publish coalesced deal snapshots at most this often per partition (0 = every transaction)', int, 500)
-    .option('--backlog-snapshot-interval <ms>', `the snapshot interval while a partition is more than ${BACKLOG_RECORDS} records behind (catching up): fewer, later snapshots of the same final states`, int, 5_000)
+    .option('--backlog-snapshot-interval <ms>', `the snapshot interval while a partition is more than ${BACKLOG_RECORDS} records behind (catching up): fewer, later snapshots of the same final states (0 = off)`, int, 30_000)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
     .addHelpText(
