@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadDefaultRules } from '../../processors/core/index.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
 import { CANONICAL_KINDS, DOMAINS } from '../../processors/kafka/topics.ts';
@@ -7,17 +7,25 @@ import { endTargets, waitForGroup } from '../../processors/pipeline/progress.ts'
 import { startProcessor, startSink } from '../../processors/pipeline/roles.ts';
 import { simulate } from '../../processors/pipeline/simulate.ts';
 import { createTopicsAndSchemas, pipelineContext } from '../../processors/pipeline/wiring.ts';
-import { fold, foldSnapshots, generateToFile, isolate, ownClickHouse, query, sleep, until, warehouseSnapshots } from './pipeline-support.ts';
+import {
+  cleanupAfterAll,
+  fold,
+  foldSnapshots,
+  generateToFile,
+  isolate,
+  ownClickHouse,
+  query,
+  sleep,
+  until,
+  warehouseSnapshots,
+} from './pipeline-support.ts';
 
 /**
  * The ClickHouse endpoint goes away while traffic flows: the sink retries with backoff and holds
  * its offsets; once the endpoint is back, everything arrives, once.
  */
 const DAY = 86_400_000;
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 describe('ClickHouse outage', () => {
   it('given the ClickHouse endpoint stopped mid-run and restarted, nothing is lost and nothing is doubled', async () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rngFor } from '../../processors/generate/prng.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
 import { DOMAINS } from '../../processors/kafka/topics.ts';
@@ -11,6 +11,7 @@ import { createTopicsAndSchemas, pipelineContext } from '../../processors/pipeli
 import { loadDefaultRules } from '../../processors/core/index.ts';
 import {
   canonicalIdCounts,
+  cleanupAfterAll,
   drainToWarehouse,
   fold,
   foldSnapshots,
@@ -29,10 +30,7 @@ import {
  * state comes back from the changelog; consumed offsets were committed in the same transactions.
  */
 const DAY = 86_400_000;
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 describe('processor crash', () => {
   it('given a processor SIGKILLed mid-stream and restarted, no record is processed twice (dead letters) nor any canonical event published twice and the warehouse equals fold', async () => {

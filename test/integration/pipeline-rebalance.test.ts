@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadDefaultRules } from '../../processors/core/index.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
 import { DOMAINS } from '../../processors/kafka/topics.ts';
@@ -10,6 +10,7 @@ import { simulate } from '../../processors/pipeline/simulate.ts';
 import { createTopicsAndSchemas, pipelineContext } from '../../processors/pipeline/wiring.ts';
 import {
   canonicalIdCounts,
+  cleanupAfterAll,
   drainToWarehouse,
   fold,
   foldSnapshots,
@@ -27,10 +28,7 @@ import {
  * changelog and goes on, exactly once.
  */
 const DAY = 86_400_000;
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 /** The partitions a member logged as owned, assignment by assignment. */
 function assignments(logPath: string): number[][] {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rngFor } from '../../processors/generate/prng.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
 import { CANONICAL_KINDS, DOMAINS } from '../../processors/kafka/topics.ts';
@@ -10,15 +10,12 @@ import { startProcessor, startSink } from '../../processors/pipeline/roles.ts';
 import { simulate } from '../../processors/pipeline/simulate.ts';
 import { createTopicsAndSchemas, pipelineContext } from '../../processors/pipeline/wiring.ts';
 import { PROJECT_ROOT } from '../../processors/shared/config.ts';
-import { generateToFile, isolate, query, until, warehouseSnapshots } from './pipeline-support.ts';
+import { cleanupAfterAll, generateToFile, isolate, query, until, warehouseSnapshots } from './pipeline-support.ts';
 
 /** `masterdeal replay --from earliest --rebuild` into an empty database reproduces the live tables. */
 const run = promisify(execFile);
 const DAY = 86_400_000;
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 describe('replay', () => {
   it('replay --rebuild into an empty warehouse reproduces the live raw events, snapshots and closes', async () => {

@@ -1,5 +1,5 @@
 import avro from 'avsc';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { envelopeToAvro } from '../../processors/codec/envelope-avro.ts';
 import { ENVELOPE_TYPE, schemaCatalog } from '../../processors/codec/schemas.ts';
 import * as wire from '../../processors/codec/wire-format.ts';
@@ -10,13 +10,10 @@ import { DOMAINS } from '../../processors/kafka/topics.ts';
 import { endTargets, waitForGroup } from '../../processors/pipeline/progress.ts';
 import { startProcessor, startSink } from '../../processors/pipeline/roles.ts';
 import { createTopicsAndSchemas, pipelineContext, subjectOf } from '../../processors/pipeline/wiring.ts';
-import { isolate, query, until } from './pipeline-support.ts';
+import { cleanupAfterAll, isolate, query, until } from './pipeline-support.ts';
 
 /** Schema evolution through the registry's BACKWARD rule, end to end. */
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 describe('schema evolution', () => {
   it('accepts a BACKWARD-compatible v2 envelope (new optional field) end to end and refuses an incompatible one at registration', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import { afterAll } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { clickhouseClient } from '../../processors/clickhouse/client.ts';
 import { migrate } from '../../processors/clickhouse/migrate.ts';
@@ -21,6 +22,18 @@ import type { CanonicalType } from '../../processors/codec/schemas.ts';
 import { canonicalDecoder, type PipelineContext } from '../../processors/pipeline/wiring.ts';
 
 /** Shared plumbing of the pipeline integration tests (real Kafka, registry, ClickHouse endpoint). */
+
+/**
+ * The file's cleanups (child processes, roles, endpoints), run after all its tests, last
+ * registered first, each allowed to fail (a process may already be gone).
+ */
+export function cleanupAfterAll(): Array<() => Promise<unknown>> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+  return cleanups;
+}
 const run = promisify(execFile);
 
 /**

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rngFor } from '../../processors/generate/prng.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
 import { CANONICAL_KINDS, DOMAINS } from '../../processors/kafka/topics.ts';
@@ -8,18 +8,24 @@ import { endTargets, waitForGroup } from '../../processors/pipeline/progress.ts'
 import { startProcessor, startSink } from '../../processors/pipeline/roles.ts';
 import { simulate } from '../../processors/pipeline/simulate.ts';
 import { createTopicsAndSchemas, pipelineContext } from '../../processors/pipeline/wiring.ts';
-import { fold, foldSnapshots, generateToFile, isolate, query, readTopic, until, warehouseSnapshots } from './pipeline-support.ts';
+import {
+  cleanupAfterAll,
+  fold,
+  foldSnapshots,
+  generateToFile,
+  isolate,
+  query,
+  readTopic,
+  until,
+  warehouseSnapshots,
+} from './pipeline-support.ts';
 
 /**
  * The live pipeline end to end on the real stack: simulate → processor (Kafka transactions) →
  * canonical topics → ClickHouse sink, compared with `masterdeal fold` on the same events.
  */
 const DAY = 86_400_000;
-const stops: Array<() => Promise<unknown>> = [];
-const cleanups = stops;
-afterAll(async () => {
-  for (const stop of stops.reverse()) await stop().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 describe('live pipeline', () => {
   it('given generated deals with duplicates and malformed records, the warehouse snapshots equal `masterdeal fold` and every bad record is dead-lettered with its reason', async () => {
@@ -46,9 +52,9 @@ describe('live pipeline', () => {
     const t0 = Date.now();
     const clock = () => clockStart + (Date.now() - t0);
     const { processor } = await startProcessor({ idleAfterMs: 1_000, clock, partitions: 3 }, ctx);
-    stops.push(() => processor.stop());
+    cleanups.push(() => processor.stop());
     const { sink, close } = await startSink({ maxAgeMs: 300, partitions: 3 }, ctx);
-    stops.push(async () => {
+    cleanups.push(async () => {
       await sink.stop();
       await close();
     });

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_RULES_PATH } from '../../processors/core/index.ts';
 import { KafkaEventSink } from '../../processors/kafka/kafkajs.ts';
 import { DOMAINS } from '../../processors/kafka/topics.ts';
@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startSink } from '../../processors/pipeline/roles.ts';
 import { PROJECT_ROOT } from '../../processors/shared/config.ts';
-import { generateToFile, isolate, spawnRole, until, warehouseSnapshots } from './pipeline-support.ts';
+import { cleanupAfterAll, generateToFile, isolate, spawnRole, until, warehouseSnapshots } from './pipeline-support.ts';
 
 /**
  * A rules change without a rebuild: the processor's saved deal states were derived under the
@@ -20,10 +20,7 @@ import { generateToFile, isolate, spawnRole, until, warehouseSnapshots } from '.
  */
 const run = promisify(execFile);
 const HOUR = 3_600_000;
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
+const cleanups = cleanupAfterAll();
 
 describe('processor and a rules change', () => {
   it('given partitions processed under the default rules, when the processor restarts with a changed SLA target, then it exits with code 3 naming both fingerprints and the rebuild', async () => {
