@@ -1,5 +1,6 @@
 import type avro from 'avsc';
 import type { Envelope } from '../core/envelope.ts';
+import { ID_FIELDS } from './envelope-json.ts';
 import { CodecError } from './errors.ts';
 import { avroToJson, isPlainObject, jsonToAvro, JsonFormError, parseTimestamp } from './json-form.ts';
 import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog, type CanonicalType, type SchemaCatalog } from './schemas.ts';
@@ -47,8 +48,6 @@ export function envelopeToAvro(envelope: Envelope, catalog: SchemaCatalog = sche
     payload: { [payloadType]: payload },
   };
 }
-
-const ID_FIELDS = ['event_id', 'source_system', 'master_deal_id'] as const;
 
 /**
  * The checks `validateEnvelope` makes of a JSON envelope, applied to the decoded Avro value

@@ -19,7 +19,8 @@ export interface EnvelopeJson {
 export type ValidationResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
 const ENVELOPE_FIELDS = ['event_id', 'event_type', 'source_system', 'master_deal_id', 'event_ts', 'payload'] as const;
-const ID_FIELDS = ['event_id', 'source_system', 'master_deal_id'] as const;
+/** Envelope fields that are ids: join keys downstream, so they must be non-empty strings. */
+export const ID_FIELDS = ['event_id', 'source_system', 'master_deal_id'] as const;
 
 const fail = (reason: string): ValidationResult => ({ ok: false, reason });
 

@@ -68,6 +68,8 @@ export interface ProcessorOptions {
 export const WATERMARK_KEY = '\u0000watermark';
 /** Records a partition may be behind (over its raw topics) and still count as caught up: about a second of a busy stream. */
 export const BACKLOG_RECORDS = 5_000;
+/** The default snapshot interval while behind by more than BACKLOG_RECORDS (see ProcessorOptions). */
+export const BACKLOG_SNAPSHOT_INTERVAL_MS = 30_000;
 const VERSION_HEADER = 'masterdeal.version';
 /** Kafka timestamp of the (earliest) raw record behind a canonical record: lets the sink measure event → ClickHouse latency. */
 export const INPUT_TS_HEADER = 'masterdeal.input_ts';
@@ -522,14 +524,13 @@ export class Processor {
     return { topic: this.opts.layout.canonical[kind], partition, key: o.master_deal_id, value: this.ports.encode(o), headers };
   }
 
-
   /** The partition's snapshot interval now: longer while it works through a backlog. */
   private snapshotInterval(task: PartitionTask): number {
     const normal = this.opts.snapshotIntervalMs ?? 500;
     let behind = 0;
     for (const lag of task.backlog.values()) behind += lag;
     if (normal === 0 || behind <= BACKLOG_RECORDS) return normal; // 0: every transaction, as asked
-    return Math.max(normal, this.opts.backlogSnapshotIntervalMs ?? 30_000);
+    return Math.max(normal, this.opts.backlogSnapshotIntervalMs ?? BACKLOG_SNAPSHOT_INTERVAL_MS);
   }
 
   /**

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { serveMetrics } from '../../pipeline/metrics.ts';
 import { RulesMismatchError } from '../../core/index.ts';
-import { BACKLOG_RECORDS } from '../../pipeline/processor.ts';
+import { BACKLOG_RECORDS, BACKLOG_SNAPSHOT_INTERVAL_MS } from '../../pipeline/processor.ts';
 import { onShutdown, startProcessor, startSink } from '../../pipeline/roles.ts';
 
 const int = (v: string) => Number.parseInt(v, 10);
+const NAMESPACE_HELP =
+  "namespace of the canonical, changelog and dead-letter topics and of the group (default: the topic prefix); e.g. a replay's `<prefix>.replay-<id>` to go on live from the state a replay built";
 const PREFIX_HELP = '\nTopic names start with $MASTERDEAL_TOPIC_PREFIX (default masterdeal).';
 
 /** `masterdeal run processor|sink`: the long-running pipeline roles. */
@@ -16,12 +18,12 @@ export function register(program: Command): void {
     .description('raw topics -> deal state -> canonical topics, exactly once (Kafka transactions, one transactional id per partition)')
     .option('--group <id>', 'consumer group (default: <prefix>-processor; transactional ids <prefix>-processor-p<N>)')
     .option('--rules <file>', 'rules YAML (default: the built-in rules)')
-    .option('--namespace <ns>', 'namespace of the canonical, changelog and dead-letter topics and of the group (default: the topic prefix); e.g. a replay\'s `<prefix>.replay-<id>` to go on live from the state a replay built')
+    .option('--namespace <ns>', NAMESPACE_HELP)
     .option('--lateness <duration>', 'allowed lateness of the event-time watermark (default: from the rules, e.g. 15m)')
     .option('--idle-after <ms>', 'live mode: a partition idle this long moves its watermark from the wall clock (0 = never)', int, 5_000)
     .option('--now <iso>', 'start the processor clock at this instant (it then runs at wall-clock speed); tests, what-if. Default: the real clock')
     .option('--snapshot-interval <ms>', 'publish coalesced deal snapshots at most this often per partition (0 = every transaction)', int, 500)
-    .option('--backlog-snapshot-interval <ms>', `the snapshot interval while a partition is more than ${BACKLOG_RECORDS} records behind (catching up): fewer, later snapshots of the same final states (0 = off)`, int, 30_000)
+    .option('--backlog-snapshot-interval <ms>', `the snapshot interval while a partition is more than ${BACKLOG_RECORDS} records behind (catching up): fewer, later snapshots of the same final states (0 = off)`, int, BACKLOG_SNAPSHOT_INTERVAL_MS)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9464)
     .addHelpText(
@@ -65,7 +67,7 @@ export function register(program: Command): void {
     .command('sink')
     .description('raw (valid) and canonical topics -> ClickHouse raw_events, canonical_events, deal_snapshots; commits offsets after ClickHouse acknowledged')
     .option('--group <id>', 'consumer group (default: <prefix>-sink)')
-    .option('--namespace <ns>', 'namespace of the canonical, changelog and dead-letter topics and of the group (default: the topic prefix); e.g. a replay\'s `<prefix>.replay-<id>` to go on live from the state a replay built')
+    .option('--namespace <ns>', NAMESPACE_HELP)
     .option('--max-rows <n>', 'flush when this many rows are buffered', int, 50_000)
     .option('--max-age <ms>', 'a buffer this old is flushed as soon as no flush is in flight (one at a time, so under load flushes grow instead of queueing; latency vs. insert rate)', int, 100)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
