@@ -295,7 +295,12 @@ export class Processor {
     await task.ready;
     await new Promise<void>((resolve, reject) => {
       task.queue.push({ batch, ctx, resolve, reject });
-      if (!task.draining) void this.drain(task);
+      if (task.draining) return;
+      // One fetch hands this partition a batch per raw topic, each from its own kafkajs worker, all
+      // within one turn of the event loop: start the transaction after that turn so they share it
+      // (started at once, the first batch went alone and the rest waited for its commit).
+      task.draining = true;
+      setImmediate(() => void this.drain(task));
     });
   }
 

@@ -12,22 +12,25 @@ import { loadDefaultRules } from '../../processors/core/index.ts';
 import {
   canonicalIdCounts,
   cleanupAfterAll,
+  convergedWarehouseSnapshots,
   drainToWarehouse,
   fold,
   foldSnapshots,
   generateToFile,
   isolate,
+  logLength,
   readTopic,
   sleep,
   spawnRole,
   until,
-  warehouseSnapshots,
+  untilRestored,
 } from './pipeline-support.ts';
 
 /**
  * Exactly once across a crash: the processor runs as its own process, is SIGKILLed while
- * traffic flows (twice), and restarted. Its transactional id per partition fences the zombie;
- * state comes back from the changelog; consumed offsets were committed in the same transactions.
+ * traffic flows (twice, each time once it owns every partition and has committed work), and
+ * restarted. Its transactional id per partition fences the zombie; state comes back from the
+ * changelog; consumed offsets were committed in the same transactions.
  */
 const DAY = 86_400_000;
 const cleanups = cleanupAfterAll();
@@ -46,6 +49,7 @@ describe('processor crash', () => {
     const processorArgs = ['run', 'processor', '--partitions', '3', '--idle-after', '1500', '--now', clockStart, '--metrics-port', '0'];
 
     let proc = spawnRole(processorArgs, log);
+    let logFrom = 0;
     cleanups.push(async () => {
       proc.child.kill('SIGKILL');
     });
@@ -55,24 +59,35 @@ describe('processor crash', () => {
       await close();
     });
 
-    // Traffic at a steady rate while the processor is killed twice.
+    // Traffic at a steady rate, long enough (about 30 s) that both kills land mid-stream: a killed
+    // member's partitions move only when its session expires (10 s), so each takeover takes a while.
     const rng = rngFor(9, 'crash-malformed');
     const producer = new KafkaEventSink(ctx.kafka);
-    const sending = simulate(events, producer, { layout: ctx.layout, schemaIds: schemas.envelope, rate: 1_500, badFraction: 0.03, random: () => rng.next() });
+    const sending = simulate(events, producer, { layout: ctx.layout, schemaIds: schemas.envelope, rate: 300, badFraction: 0.03, random: () => rng.next() });
     const rawTopics = DOMAINS.map((d) => ctx.layout.raw[d]);
     const groupId = `${ctx.layout.namespace}-processor`;
+    const progress = async () => groupProgress(ctx.kafka, groupId, new Map(), await endTargets(ctx.kafka, rawTopics, false));
     for (let kill = 0; kill < 2; kill++) {
-      await until('the processor to commit some work', async () => (await groupProgress(ctx.kafka, groupId, new Map(), await endTargets(ctx.kafka, rawTopics, false))).done > 0);
-      await sleep(1_500 + kill * 1_000);
+      // Each process is killed once it owns every partition and committed work of its own.
+      await untilRestored(log, logFrom, 3);
+      const before = (await progress()).done;
+      await until('the processor to commit work of its own', async () => {
+        const p = await progress();
+        return p.done > before || p.complete;
+      });
+      await sleep(1_000);
       proc.child.kill('SIGKILL');
       await proc.exited;
+      logFrom = logLength(log);
       proc = spawnRole(processorArgs, log);
     }
     const sent = await sending;
     await producer.close();
 
+    // Only a live owner moves the idle watermarks that fire the deals' last breaches: wait for the
+    // takeover before asking whether the canonical topics have settled.
+    await untilRestored(log, logFrom, 3, 180_000);
     await waitForGroup(ctx.kafka, groupId, await endTargets(ctx.kafka, rawTopics, false), { timeoutMs: 180_000 });
-    // Let the idle watermark reach the clock, then wait for the sink to drain everything.
     const lateness = loadDefaultRules().allowedLatenessMs;
     await drainToWarehouse(ctx, rawTopics);
 
@@ -95,7 +110,7 @@ describe('processor crash', () => {
     }
 
     const expected = foldSnapshots(await fold(file, new Date(Date.parse(clockStart) - lateness).toISOString()));
-    const actual = await warehouseSnapshots(database);
+    const actual = await convergedWarehouseSnapshots(database, expected);
     expect(actual.size).toBe(expected.size);
     for (const [deal, snap] of expected) expect(actual.get(deal), deal).toEqual(snap);
   });

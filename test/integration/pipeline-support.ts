@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { clickhouseClient } from '../../processors/clickhouse/client.ts';
@@ -86,6 +86,26 @@ export async function warehouseSnapshots(database: string): Promise<Map<string, 
   return new Map(rows.map((r) => [r.master_deal_id, withoutVersion(JSON.parse(r.body))]));
 }
 
+/**
+ * The warehouse's snapshots once they equal `expected`, or as they are after `timeoutMs` (the
+ * caller's assertion then shows the difference). The pipeline is eventually consistent: a deal's
+ * last snapshot can come from an idle-watermark advance that only the partition's live owner
+ * makes, some time after the input ended (a SIGKILLed owner's partitions move only when its
+ * session expires), so "the topics stopped growing" alone does not mean "done".
+ */
+export async function convergedWarehouseSnapshots(
+  database: string,
+  expected: Map<string, Record<string, unknown>>,
+  timeoutMs = 60_000,
+): Promise<Map<string, Record<string, unknown>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const actual = await warehouseSnapshots(database);
+    if (isDeepStrictEqual(actual, expected) || Date.now() > deadline) return actual;
+    await sleep(1_000);
+  }
+}
+
 export function foldSnapshots(lines: Record<string, any>[]): Map<string, Record<string, unknown>> {
   return new Map(lines.filter((l) => l.type === 'masterdeal.snapshot').map((l) => [l.master_deal_id, withoutVersion(l)]));
 }
@@ -112,6 +132,37 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** Current length of a log file (0 before it exists): where a process started now begins writing. */
+export function logLength(path: string): number {
+  return existsSync(path) ? statSync(path).size : 0;
+}
+
+/** The JSON lines of a role's log (pino) from byte `from` on; other lines are skipped. */
+export function logEntries(path: string, from = 0): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  const out: Record<string, unknown>[] = [];
+  for (const line of readFileSync(path).subarray(from).toString('utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line still being written
+    }
+  }
+  return out;
+}
+
+/**
+ * Waits until a processor whose log starts at byte `from` has restored every one of `partitions`
+ * (it owns them and is ready to work): after a SIGKILL that takes until the dead member's session expires.
+ */
+export async function untilRestored(logPath: string, from: number, partitions: number, timeoutMs = 120_000): Promise<void> {
+  await until(`the processor to restore all ${partitions} partitions`, async () => {
+    const restored = new Set(logEntries(logPath, from).filter((e) => e.msg === 'partition state restored from changelog').map((e) => e.partition));
+    return restored.size >= partitions;
+  }, timeoutMs);
 }
 
 /** A pipeline role as its own OS process (`masterdeal run ...`), so a test can SIGKILL it. */
