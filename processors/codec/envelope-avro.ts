@@ -171,9 +171,33 @@ export function encodeCanonicalOutput(output: { type: CanonicalType }, catalog: 
   }
 }
 
-export function encodeCanonicalOutputFramed(output: { type: CanonicalType }, schemaId: number, catalog?: SchemaCatalog): Buffer {
-  return wire.encode(schemaId, encodeCanonicalOutput(output, catalog));
+/**
+ * `wire.encode(schemaId, encodeCanonicalOutput(output))` in one allocation and one copy: the body
+ * is written after the header in a scratch buffer (avsc's toBuffer zero-fills a buffer of its own,
+ * which the framing then copied again; the processor frames about two records per input event).
+ */
+export function encodeCanonicalOutputFramed(output: { type: CanonicalType }, schemaId: number, catalog: SchemaCatalog = schemaCatalog()): Buffer {
+  const type = catalog.type(CANONICAL_TYPES[canonicalTypeOf(output)]);
+  for (;;) {
+    let end: number;
+    try {
+      end = type.encode(output, scratch, wire.HEADER_LENGTH);
+    } catch (err) {
+      throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${output.type}: ${(err as Error).message}`, { cause: err });
+    }
+    if (end < 0) {
+      // `end` is minus the bytes missing: grow and write again.
+      scratch = Buffer.allocUnsafe(Math.max(2 * scratch.length, scratch.length - end));
+      continue;
+    }
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    wire.writeHeader(out, schemaId);
+    return out;
+  }
 }
+
+let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * Avro body → the avsc value with `type` added: the engine's own shape (epoch-ms timestamps), for

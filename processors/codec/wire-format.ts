@@ -13,14 +13,19 @@ export interface Framed {
 }
 
 export function encode(schemaId: number, body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
+  writeHeader(out, schemaId);
+  out.set(body, HEADER_LENGTH);
+  return out;
+}
+
+/** Writes the header into the first HEADER_LENGTH bytes of `out` (for writers that put the body after it themselves). */
+export function writeHeader(out: Buffer, schemaId: number): void {
   if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0xffffffff) {
     throw new RangeError(`schema id must be a 32-bit unsigned integer, got ${schemaId}`);
   }
-  const out = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
   out.writeUInt8(MAGIC_BYTE, 0);
   out.writeUInt32BE(schemaId, 1);
-  out.set(body, HEADER_LENGTH);
-  return out;
 }
 
 /** The body is a view into `buf` (no copy). */

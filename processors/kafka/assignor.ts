@@ -1,3 +1,4 @@
+import './kafkajs-patches.ts'; // before kafkajs loads
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 import { assignCoPartitioned } from './copartition.ts';
 

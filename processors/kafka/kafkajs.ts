@@ -1,3 +1,5 @@
+// First, before kafkajs loads: a linear message grouping (see kafkajs-patches.ts).
+import { groupingPatched } from './kafkajs-patches.ts';
 import { randomUUID } from 'node:crypto';
 import {
   Kafka,
@@ -32,6 +34,7 @@ import type { TopicSpec } from './topics.ts';
 
 // Before any produce: kafkajs then encodes record batches with ours (same bytes, less CPU).
 installRecordEncoding();
+if (!groupingPatched) log.warn('kafkajs loaded before kafkajs-patches.ts: its quadratic message grouping stays in use');
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',

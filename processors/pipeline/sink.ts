@@ -31,6 +31,12 @@ export interface SinkOptions {
   layout: TopicLayout;
   maxRows?: number;
   maxAgeMs?: number;
+  /**
+   * The max age while the sink is more than BACKLOG_ROWS records behind over its topics (catching
+   * up): fewer, larger inserts cost the ClickHouse endpoint much less per row, and latency is
+   * already the backlog's. Caught up, `maxAgeMs` applies again. Default SINK_BACKLOG_MAX_AGE_MS.
+   */
+  backlogMaxAgeMs?: number;
   retry?: { initialMs: number; maxMs: number };
   clock?: () => number;
   stopAt?: Map<string, bigint>;
@@ -53,6 +59,10 @@ export function sinkTopics(layout: TopicLayout): string[] {
   return [...DOMAINS.map((d) => layout.raw[d]), ...CANONICAL_KINDS.map((k) => layout.canonical[k])];
 }
 
+/** Records the sink may be behind (over all its topic-partitions) and still count as caught up. */
+export const SINK_BACKLOG_RECORDS = 20_000;
+export const SINK_BACKLOG_MAX_AGE_MS = 1_000;
+
 export class ClickHouseSink {
   private readonly batcher = new RowBatcher<Row>();
   private readonly kindOf = new Map<string, 'raw' | CanonicalType>();
@@ -67,6 +77,9 @@ export class ClickHouseSink {
   /** The latest batch's context: flushes started off the consumer's path heartbeat through it while retrying. */
   private lastCtx?: BatchContext;
   private stopping = false;
+  /** Per `topic:partition`: records behind its high watermark after the last batch, and their sum. */
+  private readonly lag = new Map<string, number>();
+  private behind = 0;
   readonly stats: SinkStats = { consumed: 0, inserted: {}, skippedInvalid: 0, flushes: 0, retries: 0 };
 
   constructor(
@@ -85,7 +98,9 @@ export class ClickHouseSink {
   }
 
   private get maxAgeMs(): number {
-    return this.opts.maxAgeMs ?? 1000;
+    const normal = this.opts.maxAgeMs ?? 1000;
+    if (this.behind <= SINK_BACKLOG_RECORDS) return normal;
+    return Math.max(normal, this.opts.backlogMaxAgeMs ?? SINK_BACKLOG_MAX_AGE_MS);
   }
 
   /** Starts a flush when none is in flight and the buffer is old enough (timer, and as soon as a flush completes). */
@@ -153,10 +168,11 @@ export class ClickHouseSink {
     );
     m.eventsIn.inc({ role: 'sink', topic: batch.topic }, batch.records.length);
     this.stats.consumed += batch.records.length;
-    m.consumerLag.set(
-      { role: 'sink', topic: batch.topic, partition: String(batch.partition) },
-      Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)),
-    );
+    const lag = Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n));
+    m.consumerLag.set({ role: 'sink', topic: batch.topic, partition: String(batch.partition) }, lag);
+    const key = `${batch.topic}:${batch.partition}`;
+    this.behind += lag - (this.lag.get(key) ?? 0);
+    this.lag.set(key, lag);
     this.lastCtx = ctx;
     // Backpressure only when the buffer is full: the consumer then waits for the flush in flight.
     // A buffer that is merely old is flushed as soon as the flush in flight is done (flushIfDue),

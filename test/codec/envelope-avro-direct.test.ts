@@ -6,8 +6,10 @@ import {
   decodeCanonicalValue,
   encodeCanonical,
   encodeCanonicalOutput,
+  encodeCanonicalOutputFramed,
   type CanonicalJson,
 } from '../../processors/codec/envelope-avro.ts';
+import * as wire from '../../processors/codec/wire-format.ts';
 import { envelopeToJson, validateEnvelope } from '../../processors/codec/envelope-json.ts';
 import { toJson, type CanonicalOutput } from '../../processors/core/canonical.ts';
 import { DealBook } from '../../processors/core/deal-book.ts';
@@ -47,10 +49,23 @@ describe('direct path: engine outputs <-> Avro without the JSON form', () => {
     }
   });
 
+  it('frames every engine output to the bytes of wire.encode(id, body), also after the scratch buffer grew', () => {
+    for (const o of outputs) expect(encodeCanonicalOutputFramed(o, 7).equals(wire.encode(7, encodeCanonicalOutput(o)))).toBe(true);
+    const snapshot = outputs.find((o) => o.type === 'masterdeal.snapshot')!;
+    // A snapshot bigger than the 64 KiB scratch buffer (a very long timeline).
+    const big = { ...snapshot, timeline: Array.from({ length: 3_000 }, () => (snapshot as any).timeline[0]) } as CanonicalOutput;
+    const framed = encodeCanonicalOutputFramed(big, 0xfffffffe);
+    expect(framed.length).toBeGreaterThan(64 * 1024);
+    expect(framed.equals(wire.encode(0xfffffffe, encodeCanonicalOutput(big)))).toBe(true);
+    expect(encodeCanonicalOutputFramed(outputs[0]!, 3).equals(wire.encode(3, encodeCanonicalOutput(outputs[0]!)))).toBe(true);
+    expect(() => encodeCanonicalOutputFramed(outputs[0]!, -1)).toThrow(RangeError);
+  });
+
   it('refuses an output whose fields do not fit the schema, naming the type', () => {
     const bad = { ...outputs.find((o) => o.type === 'masterdeal.stage.changed')!, event_ts: 'soon' } as unknown as CanonicalOutput;
     expect(() => encodeCanonicalOutput(bad)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED' }));
     expect(() => encodeCanonicalOutput({ type: 'masterdeal.nope' } as unknown as CanonicalOutput)).toThrow(expect.objectContaining({ code: 'CANONICAL_INVALID' }));
+    expect(() => encodeCanonicalOutputFramed(bad, 1)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED' }));
   });
 });
 
