@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { isoUtc } from '../core/iso-time.ts';
 
 /**
  * Loads `masterdeal fold` input and output into the warehouse tables of clickhouse/README.md
@@ -55,7 +56,8 @@ export function toClickHouseTime(value: unknown): string | undefined {
   else if (typeof value === 'string' && value !== '') ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   else return undefined;
   if (!Number.isFinite(ms)) return undefined;
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  const iso = isoUtc(ms);
+  return iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}` : iso.replace('T', ' ').replace('Z', '');
 }
 
 function stableStringify(value: unknown): string {

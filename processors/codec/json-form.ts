@@ -1,5 +1,6 @@
 import type { NamedSchema, RawSchema, SchemaCatalog } from './schemas.ts';
 import { fullNameOf } from './schemas.ts';
+import { isoUtc } from '../core/iso-time.ts';
 
 /**
  * Schema-driven conversion between the JSON form of SPEC §2/§6 and avsc values. The two forms
@@ -72,7 +73,7 @@ export function parseTimestamp(v: unknown): number | undefined {
   return undefined;
 }
 
-export const formatTimestamp = (ms: number): string => new Date(ms).toISOString();
+export const formatTimestamp = (ms: number): string => isoUtc(ms);
 
 export function parseDate(v: unknown): number | undefined {
   if (typeof v !== 'string') return undefined;

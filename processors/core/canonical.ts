@@ -4,6 +4,8 @@
  * snapshot carries a deterministic `event_id` derived from deal, type and cause, so that a
  * replay publishes the same ids and downstream can dedupe.
  */
+import { isoUtc } from './iso-time.ts';
+
 export type SlaStatus = 'not_started' | 'open' | 'met' | 'breached';
 
 export interface StageChanged {
@@ -115,7 +117,7 @@ export const CANONICAL_TYPES: readonly CanonicalType[] = [
   'masterdeal.snapshot',
 ];
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const iso = (ms: number | null): string | null => (ms === null ? null : isoUtc(ms));
 const gateJson = (g: GateView) => ({ value: g.value, event_ts: iso(g.event_ts), event_id: g.event_id });
 const mapValues = <T, U>(o: Record<string, T>, f: (v: T) => U): Record<string, U> =>
   Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
