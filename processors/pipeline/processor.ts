@@ -1,5 +1,4 @@
-import { DealBook, RulesMismatchError, savedState, type CanonicalOutput, type Rules } from '../core/index.ts';
-import type { DealState, SavedDealState } from '../core/index.ts';
+import { DealBook, RulesMismatchError, type CanonicalOutput, type Rules } from '../core/index.ts';
 import { FencedError } from '../kafka/ports.ts';
 import type {
   BatchContext,
@@ -13,6 +12,7 @@ import type {
 } from '../kafka/ports.ts';
 import { canonicalKindOf, type TopicLayout } from '../kafka/topics.ts';
 import { log as rootLog } from '../shared/log.ts';
+import { decodeChangelogEntry, encodeChangelogEntry, type ChangelogEntry } from './changelog.ts';
 import { buildDeadLetter } from './deadletter.ts';
 import { decodeAll, type EnvelopeDecoder } from './decode.ts';
 import * as m from './metrics.ts';
@@ -113,16 +113,6 @@ interface Pending {
   ctx: BatchContext;
   resolve: () => void;
   reject: (err: unknown) => void;
-}
-
-/**
- * Changelog value: the deal state as `savedState` keeps it (its derivation is rebuilt on
- * restore; entries written before hold the whole DealState, which restores too) plus the version
- * of its last published snapshot.
- */
-interface ChangelogEntry {
-  state: SavedDealState | DealState;
-  snapshot_version: number | null;
 }
 
 /**
@@ -245,7 +235,7 @@ export class Processor {
       const key = r.key?.toString() ?? '';
       if (r.value === null) states.delete(key);
       else if (key === WATERMARK_KEY) saved = JSON.parse(r.value.toString()) as typeof saved;
-      else states.set(key, JSON.parse(r.value.toString()) as ChangelogEntry);
+      else states.set(key, decodeChangelogEntry(r.value));
     });
     for (const [id, entry] of states) {
       task.book.restore(entry.state);
@@ -570,8 +560,8 @@ export class Processor {
     for (const id of changed) {
       const state = task.book.get(id);
       if (!state) continue;
-      const entry: ChangelogEntry = { state: savedState(state), snapshot_version: task.published.get(id) ?? null };
-      out.push({ topic: changelog, partition: task.partition, key: id, value: Buffer.from(JSON.stringify(entry)) });
+      // What savedState keeps (the encoder skips the derivation and dedupe hashes), in the compact form.
+      out.push({ topic: changelog, partition: task.partition, key: id, value: encodeChangelogEntry(state, task.published.get(id) ?? null) });
     }
     if (out.length > 0 || changed.size > 0) {
       out.push({

@@ -25,10 +25,10 @@ describe('schemas/', () => {
     expect(type.name).toBe(fullName);
   });
 
-  it('uses the ru.masterdeal.events / ru.masterdeal.canonical namespaces and documents every record and field', () => {
+  it('uses the ru.masterdeal.events / canonical / state namespaces and documents every record and field', () => {
     const missing: string[] = [];
     for (const [name, def] of catalog.named) {
-      expect(name).toMatch(/^ru\.masterdeal\.(events|canonical)\./);
+      expect(name).toMatch(/^ru\.masterdeal\.(events|canonical|state)\./);
       if (!def.doc) missing.push(name);
       for (const f of def.fields ?? []) if (!f.doc) missing.push(`${name}.${f.name}`);
     }

@@ -13,6 +13,7 @@ import type {
   TopicPartitionOffset,
 } from '../../processors/kafka/ports.ts';
 import { topicLayout } from '../../processors/kafka/topics.ts';
+import { CHANGELOG_FORMAT_AVRO, decodeChangelogEntry } from '../../processors/pipeline/changelog.ts';
 import { BACKLOG_RECORDS, Processor, WATERMARK_KEY, type ProcessorOptions } from '../../processors/pipeline/processor.ts';
 
 /**
@@ -172,11 +173,11 @@ describe('processor', () => {
     const log = new MemoryLog();
     const first = processorOn(log);
     await first.source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]);
-    const entries = (log.topics.get(layout.changelog) ?? []).filter((r) => String(r.key) === 'MD-1').map((r) => JSON.parse(String(r.value)));
+    const entries = (log.topics.get(layout.changelog) ?? []).filter((r) => String(r.key) === 'MD-1').map((r) => decodeChangelogEntry(r.value!));
     expect(entries.length).toBeGreaterThan(0);
     for (const e of entries) {
       expect(e.state).not.toHaveProperty('derived');
-      expect(e.state.facts.map((f: { id: string }) => f.id)).toEqual(['e1', 'e2'].slice(0, e.state.facts.length));
+      expect(e.state.facts.map((f) => f.id)).toEqual(['e1', 'e2'].slice(0, e.state.facts.length));
     }
     // The new owner's next snapshot still knows G1 from before the takeover: the derivation was rebuilt.
     const second = processorOn(log);
@@ -188,6 +189,34 @@ describe('processor', () => {
       gates: { has_brief: { value: true, event_id: 'e2' }, mediaplan_ready: { value: true, event_id: 'e3' } },
       event_count: 3,
     });
+  });
+
+  it('given a changelog written by the previous version (JSON values), a new owner restores it and goes on as from the compact one', async () => {
+    const compact = new MemoryLog();
+    const first = processorOn(compact);
+    await first.source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]);
+    const states = (compact.topics.get(layout.changelog) ?? []).filter((r) => String(r.key) !== WATERMARK_KEY);
+    expect(states.every((r) => r.value![0] === CHANGELOG_FORMAT_AVRO)).toBe(true);
+    // The same log as the JSON version wrote it: {state: savedState(...), snapshot_version}.
+    const old = new MemoryLog();
+    for (const [topic, list] of compact.topics) {
+      old.topics.set(topic, list.map((r) => topic === layout.changelog && String(r.key) !== WATERMARK_KEY ? { ...r, value: Buffer.from(JSON.stringify(decodeChangelogEntry(r.value!))) } : r));
+    }
+    old.offsets = new Map(compact.offsets);
+    expect(String(old.topics.get(layout.changelog)![0]!.value).startsWith('{"state":{"master_deal_id":"MD-1"')).toBe(true);
+    const next = record(crm, env('e3', 'media.mediaplan.ready', T0 + 3 * H, { mediaplan_id: 'P1' }), 2);
+    const fromCompact = processorOn(compact);
+    await fromCompact.source.deliver(crm, [next]);
+    const fromOld = processorOn(old);
+    await fromOld.source.deliver(crm, [next]);
+    const last = (log: MemoryLog, topic: string) => (log.topics.get(topic) ?? []).at(-1)!.value!.toString();
+    expect(last(old, layout.canonical.snapshot)).toEqual(last(compact, layout.canonical.snapshot));
+    expect(JSON.parse(last(old, layout.canonical.snapshot))).toMatchObject({ stage: 'briefed', event_count: 3 });
+    // What the new owner writes back is the compact form, equal to what the compact log's owner wrote.
+    expect(last(old, layout.changelog)).toEqual(last(compact, layout.changelog));
+    const oldStates = old.topics.get(layout.changelog)!.filter((r) => String(r.key) === 'MD-1');
+    expect(oldStates.at(-1)!.value![0]).toBe(CHANGELOG_FORMAT_AVRO);
+    expect(decodeChangelogEntry(oldStates.at(-1)!.value!)).toEqual(decodeChangelogEntry(compact.topics.get(layout.changelog)!.filter((r) => String(r.key) === 'MD-1').at(-1)!.value!));
   });
 
   it('given a changelog written under other rules, when a new owner restores it, then the processor fails with RulesMismatchError', async () => {
