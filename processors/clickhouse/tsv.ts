@@ -19,6 +19,21 @@ export function escapeTsv(s: string): string {
   return SPECIAL.test(s) ? s.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : s;
 }
 
+/**
+ * `escapeTsv` of JSON text as JSON.stringify writes it: that never holds a raw tab, line break or
+ * NUL (it escapes every control character), so only backslashes need doubling, and most JSON has
+ * none (a search, no regex).
+ */
+export function escapeJsonTsv(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json;
+}
+
+/** TabSeparated body of lines written elsewhere (each one row, without its line break). */
+export function tabSeparatedBody(lines: readonly string[]): Buffer {
+  if (lines.length === 0) return Buffer.alloc(0);
+  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+}
+
 function field(v: unknown, column: string): string {
   switch (typeof v) {
     case 'string':

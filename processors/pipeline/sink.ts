@@ -7,7 +7,7 @@ import { RowBatcher, type Flush } from './batcher.ts';
 import { decodeRecord, type EnvelopeDecoder } from './decode.ts';
 import * as m from './metrics.ts';
 import { INPUT_TS_HEADER } from './processor.ts';
-import { canonicalEventRow, rawEventRow, snapshotRow, TABLES } from './warehouse-rows.ts';
+import { canonicalEventLine, rawEventLine, snapshotLine, TABLES, type Table } from './warehouse-rows.ts';
 
 /**
  * ClickHouse sink: raw (valid envelopes) and canonical topics → raw_events, canonical_events,
@@ -18,11 +18,12 @@ import { canonicalEventRow, rawEventRow, snapshotRow, TABLES } from './warehouse
  * Consuming goes on while a flush is in flight (rows buffer for the next one); flushes run one at
  * a time and in order, so offsets are committed in order, and a second due flush waits.
  */
-export type Row = Record<string, unknown>;
+/** One warehouse row as a TabSeparated line of its table's COLUMNS (warehouse-rows.ts), without its line break. */
+export type Row = string;
 
 export interface SinkPorts {
   source: EventSource;
-  insert(table: string, rows: Row[], dedupToken: string): Promise<void>;
+  insert(table: Table, rows: Row[], dedupToken: string): Promise<void>;
   decodeEnvelope: EnvelopeDecoder;
   decodeCanonical(type: CanonicalType, value: Buffer): Promise<CanonicalJson>;
 }
@@ -142,7 +143,7 @@ export class ClickHouseSink {
         const d = await decodeRecord(r, this.ports.decodeEnvelope);
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.
         if (d.ok) {
-          rows.push(rawEventRow(d.envelope, r));
+          rows.push(rawEventLine(d.envelope, r));
           t.raw.produced.push(r.timestamp);
           t.raw.consumed.push(consumedAt);
         } else this.stats.skippedInvalid++;
@@ -155,10 +156,10 @@ export class ClickHouseSink {
           into.consumed.push(consumedAt);
         }
         const body = await this.ports.decodeCanonical(kind, r.value);
-        rows.push(kind === 'masterdeal.snapshot' ? snapshotRow(body, r) : canonicalEventRow(body, r));
+        rows.push(kind === 'masterdeal.snapshot' ? snapshotLine(body, r) : canonicalEventLine(body, r));
       }
     }
-    const table = kind === 'raw' ? TABLES.raw : kind === 'masterdeal.snapshot' ? TABLES.snapshots : TABLES.canonical;
+    const table: Table = kind === 'raw' ? TABLES.raw : kind === 'masterdeal.snapshot' ? TABLES.snapshots : TABLES.canonical;
     const first = batch.records[0]!;
     const last = batch.records[batch.records.length - 1]!;
     this.batcher.add(
@@ -209,7 +210,7 @@ export class ClickHouseSink {
 
   private async flush(flush: Flush<Row>, timings: Timings, ctx?: BatchContext): Promise<void> {
     // The tables are independent: insert them side by side (each retried with its own token).
-    await Promise.all(flush.batches.map((b) => this.insertWithRetry(b.table, b.rows, b.token, ctx)));
+    await Promise.all(flush.batches.map((b) => this.insertWithRetry(b.table as Table, b.rows, b.token, ctx)));
     this.observe(timings, Date.now());
     try {
       await this.ports.source.commitOffsets(flush.commit);
@@ -220,31 +221,40 @@ export class ClickHouseSink {
     this.stats.flushes++;
   }
 
-  /** End-to-end latency per row, and the stages it went through (see metrics.sinkStageSeconds). */
+  /**
+   * End-to-end latency per row, and the stages it went through (see metrics.sinkStageSeconds):
+   * the same observations as one per row and stage, counted a series at a time (observeMany).
+   */
   private observe(t: Timings, acked: number): void {
     const insert = (acked - t.takenAt) / 1000;
     for (const rows of ['raw', 'canonical', 'snapshot'] as const) {
       const { produced, consumed } = t[rows];
-      if (produced.length === 0) continue;
+      const n = produced.length;
+      if (n === 0) continue;
       // Snapshots are derived rows too (path canonical); their stages are kept apart (coalescing).
       const path = rows === 'raw' ? 'raw' : 'canonical';
-      const ms = produced.map((p) => acked - p);
-      for (const v of ms) m.eventToClickHouse.observe({ path }, v / 1000);
+      const ms = new Array<number>(n);
+      for (let i = 0; i < n; i++) ms[i] = acked - produced[i]!;
+      m.observeMany(m.eventToClickHouse, { path }, ms, 1000);
       this.opts.onLatency?.(path, ms);
-      for (let i = 0; i < produced.length; i++) {
-        if (rows === 'raw') m.sinkStageSeconds.observe({ path: rows, stage: 'fetch' }, (consumed[i]! - produced[i]!) / 1000);
-        else {
-          const written = t[rows].written[i]!;
-          m.sinkStageSeconds.observe({ path: rows, stage: 'processor' }, (written - produced[i]!) / 1000);
-          m.sinkStageSeconds.observe({ path: rows, stage: 'delivery' }, (consumed[i]! - written) / 1000);
-        }
-        m.sinkStageSeconds.observe({ path: rows, stage: 'buffer' }, (t.takenAt - consumed[i]!) / 1000);
-        m.sinkStageSeconds.observe({ path: rows, stage: 'insert' }, insert);
+      const stage = new Float64Array(n);
+      if (rows === 'raw') {
+        for (let i = 0; i < n; i++) stage[i] = consumed[i]! - produced[i]!;
+        m.observeMany(m.sinkStageSeconds, { path: rows, stage: 'fetch' }, stage, 1000);
+      } else {
+        const written = t[rows].written;
+        for (let i = 0; i < n; i++) stage[i] = written[i]! - produced[i]!;
+        m.observeMany(m.sinkStageSeconds, { path: rows, stage: 'processor' }, stage, 1000);
+        for (let i = 0; i < n; i++) stage[i] = consumed[i]! - written[i]!;
+        m.observeMany(m.sinkStageSeconds, { path: rows, stage: 'delivery' }, stage, 1000);
       }
+      for (let i = 0; i < n; i++) stage[i] = t.takenAt - consumed[i]!;
+      m.observeMany(m.sinkStageSeconds, { path: rows, stage: 'buffer' }, stage, 1000);
+      m.observeRepeated(m.sinkStageSeconds, { path: rows, stage: 'insert' }, insert, n);
     }
   }
 
-  private async insertWithRetry(table: string, rows: Row[], token: string, ctx?: BatchContext): Promise<void> {
+  private async insertWithRetry(table: Table, rows: Row[], token: string, ctx?: BatchContext): Promise<void> {
     const { initialMs, maxMs } = this.opts.retry ?? { initialMs: 200, maxMs: 10_000 };
     for (let attempt = 1; ; attempt++) {
       const end = m.insertSeconds.startTimer({ table });

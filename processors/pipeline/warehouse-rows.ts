@@ -1,4 +1,5 @@
 import { canonicalId, toClickHouseTime } from '../clickhouse/load.ts';
+import { escapeJsonTsv, escapeTsv } from '../clickhouse/tsv.ts';
 import type { CanonicalJson } from '../codec/envelope-avro.ts';
 import type { Envelope } from '../core/envelope.ts';
 import type { ConsumedRecord } from '../kafka/ports.ts';
@@ -6,8 +7,20 @@ import type { ConsumedRecord } from '../kafka/ports.ts';
 /**
  * Rows of the warehouse tables (clickhouse/README.md) from decoded records, pure. Ids are
  * deterministic, so a redelivered record produces the identical row and collapses under FINAL.
+ *
+ * Two forms of the same row: an object (`*Row`, for readers and tools) and the sink's TabSeparated
+ * line of the table's COLUMNS (`*Line`), written straight from the values without the object and
+ * the generic encoder; `toTabSeparated([row])` is byte-identical (test/pipeline/warehouse-rows.test.ts).
  */
 export const TABLES = { raw: 'raw_events', canonical: 'canonical_events', snapshots: 'deal_snapshots' } as const;
+export type Table = (typeof TABLES)[keyof typeof TABLES];
+
+/** Column order of each table's rows and lines (the keys of the row objects, in order). */
+export const COLUMNS: Record<Table, readonly string[]> = {
+  raw_events: ['event_id', 'event_type', 'source_system', 'master_deal_id', 'event_ts', 'payload', 'kafka_topic', 'kafka_partition', 'kafka_offset'],
+  canonical_events: ['canonical_id', 'type', 'master_deal_id', 'event_ts', 'body', 'kafka_topic', 'kafka_partition', 'kafka_offset'],
+  deal_snapshots: ['master_deal_id', 'version', 'stage', 'updated_at', 'body'],
+};
 
 const where = (r: ConsumedRecord) => ({ kafka_topic: r.topic, kafka_partition: r.partition, kafka_offset: r.offset });
 
@@ -33,28 +46,65 @@ function chTime(value: unknown): string | undefined {
   return toClickHouseTime(value);
 }
 
+/** Business time of a canonical event: its first time field present, else the record's timestamp. */
+function canonicalTime(body: CanonicalJson, r: ConsumedRecord): string | undefined {
+  for (const f of TIME_FIELDS) {
+    const time = chTime(body[f]);
+    if (time !== undefined) return time;
+  }
+  return toClickHouseTime(r.timestamp);
+}
+
 export function canonicalEventRow(body: CanonicalJson, r: ConsumedRecord): Record<string, unknown> {
-  let time: string | undefined;
-  for (const f of TIME_FIELDS) if ((time = chTime(body[f])) !== undefined) break;
-  time ??= toClickHouseTime(r.timestamp);
   return {
     canonical_id: canonicalId(body),
     type: body.type,
     master_deal_id: body.master_deal_id,
-    event_ts: time,
+    event_ts: canonicalTime(body, r),
     body: JSON.stringify(body),
     ...where(r),
   };
 }
 
+function snapshotVersion(body: CanonicalJson, r: ConsumedRecord): number {
+  if (typeof body.version === 'number') return body.version;
+  return Number(r.headers['masterdeal.version']?.toString() ?? 0);
+}
+
+const snapshotTime = (body: CanonicalJson, r: ConsumedRecord) => chTime(body.last_event_ts) ?? toClickHouseTime(r.timestamp);
+
 export function snapshotRow(body: CanonicalJson, r: ConsumedRecord): Record<string, unknown> {
-  const header = r.headers['masterdeal.version']?.toString();
-  const version = typeof body.version === 'number' ? body.version : Number(header ?? 0);
   return {
     master_deal_id: body.master_deal_id,
-    version,
+    version: snapshotVersion(body, r),
     stage: String(body.stage ?? ''),
-    updated_at: chTime(body.last_event_ts) ?? toClickHouseTime(r.timestamp),
+    updated_at: snapshotTime(body, r),
     body: JSON.stringify(body),
   };
+}
+
+// ---- TabSeparated lines (what toTabSeparated writes for the rows above) -------------------
+
+/** A string column (NULL when absent, as toTabSeparated writes undefined). */
+const text = (s: string | undefined): string => (s === undefined ? '\\N' : escapeTsv(s));
+/** JSON text (JSON.stringify's output, undefined for nothing to write). */
+const json = (s: string | undefined): string => (s === undefined ? '\\N' : escapeJsonTsv(s));
+
+function num(v: number, column: string): string {
+  if (!Number.isFinite(v)) throw new Error(`column ${column}: ${v} is not a finite number`);
+  return String(v);
+}
+
+const whereLine = (r: ConsumedRecord) => `${escapeTsv(r.topic)}\t${num(r.partition, 'kafka_partition')}\t${escapeTsv(r.offset)}`;
+
+export function rawEventLine(env: Envelope, r: ConsumedRecord): string {
+  return `${text(env.event_id)}\t${text(env.event_type)}\t${text(env.source_system)}\t${text(env.master_deal_id)}\t${text(toClickHouseTime(env.event_ts))}\t${json(JSON.stringify(env.payload))}\t${whereLine(r)}`;
+}
+
+export function canonicalEventLine(body: CanonicalJson, r: ConsumedRecord): string {
+  return `${text(canonicalId(body))}\t${text(body.type)}\t${text(body.master_deal_id)}\t${text(canonicalTime(body, r))}\t${json(JSON.stringify(body))}\t${whereLine(r)}`;
+}
+
+export function snapshotLine(body: CanonicalJson, r: ConsumedRecord): string {
+  return `${text(body.master_deal_id)}\t${num(snapshotVersion(body, r), 'version')}\t${escapeTsv(String(body.stage ?? ''))}\t${text(snapshotTime(body, r))}\t${json(JSON.stringify(body))}`;
 }
