@@ -170,6 +170,16 @@ export async function setGroupOffsets(kafka: Kafka, groupId: string, offsets: To
 // ---------------------------------------------------------------- records
 
 function toHeaders(h: IHeaders | undefined): Headers {
+  if (h === undefined) return {};
+  // Usually every value is already one Buffer (kafkajs makes a fresh object per message): keep it.
+  let plain = true;
+  for (const k in h) {
+    if (!Buffer.isBuffer(h[k])) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return h as Headers;
   const out: Headers = {};
   for (const [k, v] of Object.entries(h ?? {})) {
     if (v === undefined) continue;

@@ -64,6 +64,7 @@ const PATHS = {
   recordBatch: 'kafkajs/src/protocol/recordBatch/v0/index.js',
   crc32C: 'kafkajs/src/protocol/recordBatch/crc32C/index.js',
   produceRequest: 'kafkajs/src/protocol/requests/produce/v3/request.js',
+  apiKeys: 'kafkajs/src/protocol/requests/apiKeys.js',
 } as const;
 
 const Encoder = require(PATHS.encoder) as EncoderClass;
@@ -198,6 +199,192 @@ export function recordBatchEncoder(fallback: RecordBatchFn): RecordBatchFn {
   };
 }
 
+
+// ---------------------------------------------------------------- the produce request, in one pass
+
+interface ProduceMessage extends RecordInput {
+  timestamp?: number | string | null;
+}
+interface ProducePartition {
+  partition: number;
+  firstSequence?: number;
+  messages: ProduceMessage[];
+}
+export interface ProduceRequestArgs {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: { topic: string; partitions: ProducePartition[] }[];
+}
+interface KafkajsRequest {
+  apiKey: number;
+  apiVersion: number;
+  apiName: string;
+  expectResponse(): boolean;
+  encode(): Promise<KafkajsEncoder>;
+}
+type ProduceRequestFn = (args: ProduceRequestArgs) => KafkajsRequest;
+
+const { Produce: PRODUCE_API_KEY } = require(PATHS.apiKeys) as { Produce: number };
+/** firstOffset .. records count: the fixed part of a record batch before its records. */
+const BATCH_HEAD = 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
+
+type Value = Buffer | string | null | undefined;
+const byteLengthOf = (v: Value) => (v === null || v === undefined ? -1 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+const sizeOfValue = (n: number) => (n < 0 ? 1 : sizeOfVarint(n) + n);
+
+function writeValue(buf: Buffer, at: number, v: Value, n: number): number {
+  at = writeVarint(buf, at, n);
+  if (n <= 0) return at;
+  if (typeof v === 'string') buf.write(v, at, n, 'utf8');
+  else (v as Buffer).copy(buf, at);
+  return at + n;
+}
+
+function int64Bytes(v: unknown): Buffer {
+  return new Encoder(8).writeInt64(v).buf.subarray(0, 8);
+}
+
+/**
+ * kafkajs' Produce v3 request (v4–v7 reuse it) for uncompressed messages without their own
+ * timestamps: the body is sized first and every record written straight into one buffer. kafkajs
+ * spreads each message into a new object, encodes each record into its own buffer, copies it
+ * into the batch, the batch into a partition encoder, that into a topic encoder and that into the
+ * body, each growing by zero-filled doubling. Other requests go to `fallback`.
+ */
+export function produceRequestEncoder(fallback: ProduceRequestFn): ProduceRequestFn {
+  return (args) => {
+    const { compression = 0, topicData } = args;
+    if ((compression & COMPRESSION_CODEC_MASK) !== 0) return fallback(args);
+    for (const t of topicData) for (const p of t.partitions) for (const m of p.messages) if (m.timestamp != null) return fallback(args);
+    const { acks, timeout, transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0 } = args;
+    return {
+      apiKey: PRODUCE_API_KEY,
+      apiVersion: 3,
+      apiName: 'Produce',
+      expectResponse: () => acks !== 0,
+      encode: async () => encoderOver(encodeProduceBody(acks, timeout, transactionalId, producerId, producerEpoch, topicData)),
+    };
+  };
+}
+
+function encodeProduceBody(
+  acks: number,
+  timeout: number,
+  transactionalId: string | null,
+  producerId: unknown,
+  producerEpoch: number,
+  topicData: ProduceRequestArgs['topicData'],
+): Buffer {
+  // Pass 1: sizes (per record: key, value, header lengths and the record's body size, in order).
+  const lens: number[] = [];
+  const txLen = transactionalId === null ? -1 : Buffer.byteLength(transactionalId);
+  let total = 2 + Math.max(0, txLen) + 2 + 4 + 4;
+  for (const t of topicData) {
+    total += 2 + Buffer.byteLength(t.topic) + 4;
+    for (const p of t.partitions) {
+      let batch = BATCH_HEAD;
+      for (let i = 0; i < p.messages.length; i++) {
+        const m = p.messages[i]!;
+        const k = byteLengthOf(m.key);
+        const v = byteLengthOf(m.value);
+        lens.push(k, v);
+        let body = 1 + 1 + sizeOfVarint(i) + sizeOfValue(k) + sizeOfValue(v);
+        let count = 0;
+        const headers = m.headers;
+        if (headers) {
+          for (const name in headers) {
+            const hv = headers[name];
+            const nameLen = Buffer.byteLength(name);
+            for (const one of Array.isArray(hv) ? hv : [hv]) {
+              const l = byteLengthOf(one);
+              lens.push(l);
+              body += sizeOfValue(nameLen) + sizeOfValue(l);
+              count++;
+            }
+          }
+        }
+        body += sizeOfVarint(count);
+        lens.push(body);
+        batch += sizeOfVarint(body) + body;
+      }
+      total += 4 + 4 + batch;
+    }
+  }
+  // Pass 2: write.
+  const buf = Buffer.allocUnsafe(total);
+  let at = buf.writeInt16BE(txLen, 0);
+  if (transactionalId !== null) at += buf.write(transactionalId, at, txLen, 'utf8');
+  at = buf.writeInt16BE(acks, at);
+  at = buf.writeInt32BE(timeout, at);
+  at = buf.writeInt32BE(topicData.length, at);
+  const pid = int64Bytes(producerId);
+  const now = int64Bytes(Date.now());
+  let li = 0;
+  for (const t of topicData) {
+    at = buf.writeInt16BE(Buffer.byteLength(t.topic), at);
+    at += buf.write(t.topic, at, 'utf8');
+    at = buf.writeInt32BE(t.partitions.length, at);
+    for (const p of t.partitions) {
+      at = buf.writeInt32BE(p.partition, at);
+      const sizeAt = at;
+      at += 4;
+      const batchStart = at;
+      buf.fill(0, at, at + 8); // firstOffset 0
+      at += 8 + 4; // batch length below
+      at = buf.writeInt32BE(0, at); // partitionLeaderEpoch
+      at = buf.writeInt8(MAGIC_BYTE, at);
+      const crcAt = at;
+      at += 4;
+      const bodyStart = at;
+      at = buf.writeInt16BE(transactionalId ? TRANSACTIONAL_MASK : 0, at);
+      at = buf.writeInt32BE(p.messages.length - 1, at);
+      at += now.copy(buf, at); // firstTimestamp
+      at += now.copy(buf, at); // maxTimestamp
+      at += pid.copy(buf, at);
+      at = buf.writeInt16BE(producerEpoch, at);
+      at = buf.writeInt32BE(p.firstSequence ?? 0, at);
+      at = buf.writeInt32BE(p.messages.length, at);
+      for (let i = 0; i < p.messages.length; i++) {
+        const m = p.messages[i]!;
+        const k = lens[li++]!;
+        const v = lens[li++]!;
+        // Header lengths sit between the value's and the body size: read them as we write.
+        const headers = m.headers;
+        let hi = li;
+        if (headers) for (const name in headers) { const hv = headers[name]; li += Array.isArray(hv) ? hv.length : 1; }
+        const body = lens[li++]!;
+        at = writeVarint(buf, at, body);
+        buf[at++] = 0; // attributes
+        buf[at++] = 0; // timestampDelta: no message carries a timestamp
+        at = writeVarint(buf, at, i); // offsetDelta
+        at = writeValue(buf, at, m.key, k);
+        at = writeValue(buf, at, m.value, v);
+        let count = 0;
+        if (headers) for (const name in headers) { const hv = headers[name]; count += Array.isArray(hv) ? hv.length : 1; }
+        at = writeVarint(buf, at, count);
+        if (headers) {
+          for (const name in headers) {
+            const hv = headers[name];
+            for (const one of Array.isArray(hv) ? hv : [hv]) {
+              at = writeValue(buf, at, name, Buffer.byteLength(name));
+              at = writeValue(buf, at, one, lens[hi++]!);
+            }
+          }
+        }
+      }
+      buf.writeInt32BE(at - batchStart - 12, batchStart + 8);
+      buf.writeUInt32BE(crc32C(buf.subarray(bodyStart, at)), crcAt);
+      buf.writeInt32BE(at - batchStart, sizeAt);
+    }
+  }
+  if (at !== total) throw new Error(`produce request encoding: wrote ${at} bytes of ${total}`);
+  return buf;
+}
+
 let installed: boolean | undefined;
 
 /**
@@ -217,5 +404,8 @@ export function installRecordEncoding(): boolean {
   require(recordPath);
   require.cache[recordPath]!.exports = encodeRecord;
   require.cache[batchPath]!.exports = { ...batchModule, RecordBatch: recordBatchEncoder(batchModule.RecordBatch) };
+  // The request module itself: its record/batch imports now bind ours, for its fallback path.
+  const original = require(requestPath) as ProduceRequestFn;
+  require.cache[requestPath]!.exports = produceRequestEncoder(original);
   return (installed = true);
 }

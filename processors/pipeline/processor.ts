@@ -367,6 +367,8 @@ export class Processor {
     now: number,
   ): void {
     {
+      let lastTs = NaN;
+      let lastHeaders: Headers | undefined;
       for (const d of decoded) {
         if (!d.ok) {
           out.push(buildDeadLetter(d.record, d.failure, this.opts.layout.deadLetter, now));
@@ -399,9 +401,14 @@ export class Processor {
         else if (env.event_ts > input.high) input.high = env.event_ts;
         const step = task.book.apply(env);
         this.stats.applied++;
-        // Outputs of one input share one headers object (kafkajs only reads it).
-        const headers = step.outputs.length > 0 ? { [INPUT_TS_HEADER]: Buffer.from(String(d.record.timestamp)) } : undefined;
-        for (const o of step.outputs) out.push(this.outputRecord(o, task.partition, headers));
+        if (step.outputs.length > 0) {
+          // Outputs of inputs with the same timestamp (a producer batch) share one headers object (kafkajs only reads it).
+          if (d.record.timestamp !== lastTs) {
+            lastTs = d.record.timestamp;
+            lastHeaders = { [INPUT_TS_HEADER]: Buffer.from(String(lastTs)) };
+          }
+          for (const o of step.outputs) out.push(this.outputRecord(o, task.partition, lastHeaders));
+        }
         for (const id of step.changed) {
           changed.add(id);
           // A coalesced snapshot is as late as the earliest event it waited for (latency metric).
@@ -581,6 +588,9 @@ export class Processor {
     await task.sink.commit(out, offsets.length > 0 ? { groupId: this.opts.groupId, offsets } : null);
     end();
     this.stats.transactions++;
-    for (const r of out) m.eventsOut.inc({ role: 'processor', topic: r.topic });
+    // One counter update per topic, not per record (labels are hashed on every inc).
+    const perTopic = new Map<string, number>();
+    for (const r of out) perTopic.set(r.topic, (perTopic.get(r.topic) ?? 0) + 1);
+    for (const [topic, n] of perTopic) m.eventsOut.inc({ role: 'processor', topic }, n);
   }
 }
