@@ -2,8 +2,8 @@
  * `npm run bench:sink`: CPU the ClickHouse sink spends per input event in its own code — decoding
  * the records (Avro through the registry framing), building the warehouse rows and the
  * TabSeparated insert bodies, batching, latency metrics — without Kafka or ClickHouse: the role
- * (ClickHouseSink, with the decoders and insert encoding of roles.ts) runs on an in-memory source
- * and an insert port that encodes the body and drops it. kafkajs' fetch/parse and the HTTP insert
+ * (ClickHouseSink, with the decoders of roles.ts) runs on an in-memory source and an insert port
+ * that takes the TabSeparated body's chunks and drops them. kafkajs' fetch/parse and the HTTP insert
  * are not in these figures (bench:pipeline measures the whole role).
  *
  * Records are made up front, as the processor writes them: the generator's events (raw topics,
@@ -28,10 +28,9 @@ import { hash32 } from '../processors/generate/prng.ts';
 import type { AssignmentListener, BatchContext, ConsumedRecord, EventSource, RecordBatch, TopicPartitionOffset } from '../processors/kafka/ports.ts';
 import { CANONICAL_KINDS, topicLayout } from '../processors/kafka/topics.ts';
 import { INPUT_TS_HEADER } from '../processors/pipeline/processor.ts';
-import { sinkInsertBody } from '../processors/pipeline/roles.ts';
 import { ClickHouseSink } from '../processors/pipeline/sink.ts';
 import { generatedEnvelopes } from '../processors/pipeline/traffic.ts';
-import { canonicalDecoder, envelopeDecoder, type PipelineContext } from '../processors/pipeline/wiring.ts';
+import { canonicalValueDecoder, envelopeDecoder, type PipelineContext } from '../processors/pipeline/wiring.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -133,11 +132,11 @@ async function round(batches: RecordBatch[]): Promise<{ cpuMs: number; wallMs: n
   const sink = new ClickHouseSink(
     {
       source,
-      insert: async (table, rows) => {
-        bytes += sinkInsertBody(table, rows).body.length;
+      insert: async (_table, rows) => {
+        for (const chunk of rows.body()) bytes += chunk.length;
       },
       decodeEnvelope: envelopeDecoder(ctx),
-      decodeCanonical: canonicalDecoder(ctx),
+      decodeCanonical: canonicalValueDecoder(ctx),
     },
     { layout },
   );

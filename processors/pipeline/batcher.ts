@@ -26,25 +26,34 @@ export function dedupToken(table: string, ranges: OffsetRange[]): string {
   return `${table}/${body}`;
 }
 
-export interface TableBatch<Row> {
+/** Where a table's rows collect until a flush: an array, or e.g. an encoded body (TsvBody). */
+export interface RowList<Row> {
+  push(row: Row): void;
+  readonly length: number;
+}
+
+export interface TableBatch<Rows> {
   table: string;
-  rows: Row[];
+  rows: Rows;
   token: string;
 }
 
-export interface Flush<Row> {
-  batches: TableBatch<Row>[];
+export interface Flush<Rows> {
+  batches: TableBatch<Rows>[];
   /** Next offset to consume per source partition, to commit once all batches are durable. */
   commit: TopicPartitionOffset[];
   records: number;
 }
 
-export class RowBatcher<Row> {
-  private rows = new Map<string, Row[]>();
+export class RowBatcher<Row, Rows extends RowList<Row> = Row[]> {
+  private rows = new Map<string, Rows>();
   private rangesByTable = new Map<string, Map<string, OffsetRange>>();
   private consumed = new Map<string, OffsetRange>();
   private count = 0;
   private openedAt: number | undefined;
+
+  /** `newRows` makes a table's row list for the next flush (default: an array). */
+  constructor(private readonly newRows: () => Rows = () => [] as unknown as Rows) {}
 
   /** Records of one source partition, in offset order; rows may be empty (skipped records still count as consumed). */
   add(source: OffsetRange, rowsByTable: Record<string, Row[]>, now: number): void {
@@ -53,9 +62,9 @@ export class RowBatcher<Row> {
     this.consumed.set(key, mergeRange(this.consumed.get(key), source));
     for (const [table, rows] of Object.entries(rowsByTable)) {
       if (rows.length === 0) continue;
-      const list = this.rows.get(table) ?? [];
+      let list = this.rows.get(table);
+      if (!list) this.rows.set(table, (list = this.newRows()));
       for (const r of rows) list.push(r);
-      this.rows.set(table, list);
       const ranges = this.rangesByTable.get(table) ?? new Map<string, OffsetRange>();
       ranges.set(key, mergeRange(ranges.get(key), source));
       this.rangesByTable.set(table, ranges);
@@ -77,7 +86,7 @@ export class RowBatcher<Row> {
   }
 
   /** Hands out everything buffered and starts afresh. */
-  take(): Flush<Row> {
+  take(): Flush<Rows> {
     const batches = [...this.rows].map(([table, rows]) => ({
       table,
       rows,

@@ -1,15 +1,14 @@
 import { ClickHouseLogLevel } from '@clickhouse/client';
 import { Readable } from 'node:stream';
 import { clickhouseClient } from '../clickhouse/client.ts';
-import { tabSeparatedBody } from '../clickhouse/tsv.ts';
 import { loadDefaultRules, loadRulesFile, parseDuration } from '../core/index.ts';
 import { KafkaEventSource } from '../kafka/kafkajs.ts';
 import { DOMAINS } from '../kafka/topics.ts';
 import { serveMetrics } from './metrics.ts';
 import { Processor } from './processor.ts';
-import { ClickHouseSink, sinkTopics, type Row } from './sink.ts';
+import { ClickHouseSink, sinkTopics, type Rows } from './sink.ts';
 import { COLUMNS, type Table } from './warehouse-rows.ts';
-import { canonicalDecoder, createTopicsAndSchemas, envelopeDecoder, pipelineContext, processorPorts, type PipelineContext } from './wiring.ts';
+import { canonicalValueDecoder, createTopicsAndSchemas, envelopeDecoder, pipelineContext, processorPorts, type PipelineContext } from './wiring.ts';
 
 /** Builds the processor and the sink from options, for the CLI, replay, tests and the benchmark. */
 export interface ProcessorRoleOptions {
@@ -93,28 +92,23 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
   const sink = new ClickHouseSink(
     {
       source,
-      insert: async (table: Table, rows: Row[], token: string) => {
-        const { columns, body } = sinkInsertBody(table, rows);
+      insert: async (table: Table, rows: Rows, token: string) => {
         await client.insert({
           table: `${database}.${table}`,
-          values: Readable.from([body], { objectMode: false }),
+          // TabSeparated: the rows' JSON text columns pass unescaped (JSONEachRow escaped them twice).
+          values: Readable.from(rows.body(), { objectMode: false }),
           format: 'TabSeparated',
-          columns: columns as [string, ...string[]],
+          columns: COLUMNS[table] as [string, ...string[]],
           clickhouse_settings: { insert_deduplication_token: token },
         });
       },
       decodeEnvelope: envelopeDecoder(ctx),
-      decodeCanonical: canonicalDecoder(ctx),
+      decodeCanonical: canonicalValueDecoder(ctx),
     },
     { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, stopAt: o.stopAt, startAt: o.startAt },
   );
   const running = sink.run();
   return { sink, running, ctx, close: () => client.close() };
-}
-
-/** The insert body of a table's rows (TabSeparated: the rows' JSON text columns pass unescaped; JSONEachRow escaped them twice). */
-export function sinkInsertBody(table: Table, rows: Row[]): { columns: string[]; body: Buffer } {
-  return { columns: [...COLUMNS[table]], body: tabSeparatedBody(rows) };
 }
 
 /** Stops `stop` on SIGTERM/SIGINT (a second signal exits at once). */

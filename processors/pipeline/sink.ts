@@ -1,13 +1,13 @@
-import type { CanonicalJson } from '../codec/envelope-avro.ts';
 import type { CanonicalType } from '../codec/schemas.ts';
 import type { BatchContext, EventSource, RecordBatch } from '../kafka/ports.ts';
 import { CANONICAL_KINDS, DOMAINS, type TopicLayout } from '../kafka/topics.ts';
+import { TsvBody } from '../clickhouse/tsv.ts';
 import { log as rootLog } from '../shared/log.ts';
 import { RowBatcher, type Flush } from './batcher.ts';
 import { decodeRecord, type EnvelopeDecoder } from './decode.ts';
 import * as m from './metrics.ts';
 import { INPUT_TS_HEADER } from './processor.ts';
-import { canonicalEventLine, rawEventLine, snapshotLine, TABLES, type Table } from './warehouse-rows.ts';
+import { canonicalValueLine, rawEventLine, TABLES, type CanonicalValue, type Table } from './warehouse-rows.ts';
 
 /**
  * ClickHouse sink: raw (valid envelopes) and canonical topics → raw_events, canonical_events,
@@ -20,12 +20,16 @@ import { canonicalEventLine, rawEventLine, snapshotLine, TABLES, type Table } fr
  */
 /** One warehouse row as a TabSeparated line of its table's COLUMNS (warehouse-rows.ts), without its line break. */
 export type Row = string;
+/** A table's buffered rows: their TabSeparated body, encoded as they arrive. */
+export type Rows = TsvBody;
 
 export interface SinkPorts {
   source: EventSource;
-  insert(table: Table, rows: Row[], dedupToken: string): Promise<void>;
+  /** Inserts the rows; a retry passes the same rows (same body) and token. */
+  insert(table: Table, rows: Rows, dedupToken: string): Promise<void>;
   decodeEnvelope: EnvelopeDecoder;
-  decodeCanonical(type: CanonicalType, value: Buffer): Promise<CanonicalJson>;
+  /** A canonical record as decoded (the engine's shape, epoch-ms timestamps). */
+  decodeCanonical(type: CanonicalType, value: Buffer): Promise<CanonicalValue>;
 }
 
 export interface SinkOptions {
@@ -65,7 +69,7 @@ export const SINK_BACKLOG_RECORDS = 20_000;
 export const SINK_BACKLOG_MAX_AGE_MS = 1_000;
 
 export class ClickHouseSink {
-  private readonly batcher = new RowBatcher<Row>();
+  private readonly batcher = new RowBatcher<Row, Rows>(() => new TsvBody());
   private readonly kindOf = new Map<string, 'raw' | CanonicalType>();
   private readonly clock: () => number;
   private readonly log = rootLog.child({ role: 'sink' });
@@ -155,8 +159,7 @@ export class ClickHouseSink {
           into.written.push(r.timestamp);
           into.consumed.push(consumedAt);
         }
-        const body = await this.ports.decodeCanonical(kind, r.value);
-        rows.push(kind === 'masterdeal.snapshot' ? snapshotLine(body, r) : canonicalEventLine(body, r));
+        rows.push(canonicalValueLine(await this.ports.decodeCanonical(kind, r.value), r));
       }
     }
     const table: Table = kind === 'raw' ? TABLES.raw : kind === 'masterdeal.snapshot' ? TABLES.snapshots : TABLES.canonical;
@@ -190,7 +193,7 @@ export class ClickHouseSink {
   private async startFlush(ctx?: BatchContext): Promise<void> {
     if (this.inFlight) await this.inFlight;
     if (this.batcher.isEmpty) return;
-    const flush: Flush<Row> = this.batcher.take();
+    const flush: Flush<Rows> = this.batcher.take();
     const timings = this.timings;
     this.timings = newTimings();
     timings.takenAt = this.clock();
@@ -208,7 +211,7 @@ export class ClickHouseSink {
     );
   }
 
-  private async flush(flush: Flush<Row>, timings: Timings, ctx?: BatchContext): Promise<void> {
+  private async flush(flush: Flush<Rows>, timings: Timings, ctx?: BatchContext): Promise<void> {
     // The tables are independent: insert them side by side (each retried with its own token).
     await Promise.all(flush.batches.map((b) => this.insertWithRetry(b.table as Table, b.rows, b.token, ctx)));
     this.observe(timings, Date.now());
@@ -254,7 +257,7 @@ export class ClickHouseSink {
     }
   }
 
-  private async insertWithRetry(table: Table, rows: Row[], token: string, ctx?: BatchContext): Promise<void> {
+  private async insertWithRetry(table: Table, rows: Rows, token: string, ctx?: BatchContext): Promise<void> {
     const { initialMs, maxMs } = this.opts.retry ?? { initialMs: 200, maxMs: 10_000 };
     for (let attempt = 1; ; attempt++) {
       const end = m.insertSeconds.startTimer({ table });

@@ -1,8 +1,11 @@
 import { canonicalId, toClickHouseTime } from '../clickhouse/load.ts';
 import { escapeJsonTsv, escapeTsv } from '../clickhouse/tsv.ts';
 import type { CanonicalJson } from '../codec/envelope-avro.ts';
+import type { CanonicalType } from '../codec/schemas.ts';
+import { toJson, type CanonicalOutput } from '../core/canonical.ts';
 import type { Envelope } from '../core/envelope.ts';
 import type { ConsumedRecord } from '../kafka/ports.ts';
+import { canonicalJsonRenderer, isoTime } from './canonical-json.ts';
 
 /**
  * Rows of the warehouse tables (clickhouse/README.md) from decoded records, pure. Ids are
@@ -107,4 +110,41 @@ export function canonicalEventLine(body: CanonicalJson, r: ConsumedRecord): stri
 
 export function snapshotLine(body: CanonicalJson, r: ConsumedRecord): string {
   return `${text(body.master_deal_id)}\t${num(snapshotVersion(body, r), 'version')}\t${escapeTsv(String(body.stage ?? ''))}\t${text(snapshotTime(body, r))}\t${json(JSON.stringify(body))}`;
+}
+
+// ---- lines straight from decoded canonical records (the engine's shape, epoch ms) ---------
+
+const nonEmpty = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** A canonical record as decoded from Avro: the engine's output shape, timestamps in epoch ms. */
+export type CanonicalValue = { type: CanonicalType } & Record<string, unknown>;
+
+/**
+ * The line of a decoded canonical record (a canonical event's or a snapshot's), the same as
+ * `canonicalEventLine` / `snapshotLine` of its JSON form `toJson(value)`, without making that form:
+ * the body is rendered from the value (canonical-json.ts), the columns read from the value with
+ * timestamps formatted as the JSON form has them (test/pipeline/warehouse-rows.test.ts).
+ */
+export function canonicalValueLine(value: CanonicalValue, r: ConsumedRecord): string {
+  const renderer = canonicalJsonRenderer(value.type);
+  const id = nonEmpty(value.canonical_id) ?? nonEmpty(value.event_id); // as canonicalId picks it
+  // No renderer, or an id that only the hash of the JSON form gives: through toJson.
+  if (!renderer || (value.type !== 'masterdeal.snapshot' && id === undefined)) {
+    const body = toJson(value as unknown as CanonicalOutput) as CanonicalJson;
+    return value.type === 'masterdeal.snapshot' ? snapshotLine(body, r) : canonicalEventLine(body, r);
+  }
+  const jsonForm = (f: string): unknown => {
+    const v = value[f];
+    return renderer.timestampFields.has(f) && typeof v === 'number' ? isoTime(v) : v;
+  };
+  const body = renderer.render(value);
+  if (value.type === 'masterdeal.snapshot') {
+    const version = typeof value.version === 'number' ? value.version : Number(r.headers['masterdeal.version']?.toString() ?? 0);
+    const updatedAt = chTime(jsonForm('last_event_ts')) ?? toClickHouseTime(r.timestamp);
+    return `${text(value.master_deal_id as string | undefined)}\t${num(version, 'version')}\t${escapeTsv(String(value.stage ?? ''))}\t${text(updatedAt)}\t${json(body)}`;
+  }
+  let time: string | undefined;
+  for (const f of TIME_FIELDS) if ((time = chTime(jsonForm(f))) !== undefined) break;
+  time ??= toClickHouseTime(r.timestamp);
+  return `${text(id)}\t${text(value.type)}\t${text(value.master_deal_id as string | undefined)}\t${text(time)}\t${json(body)}\t${whereLine(r)}`;
 }

@@ -70,6 +70,11 @@ export function canonicalDecoder(ctx: PipelineContext) {
     toJson((await decodeCanonicalValueFramed(type, value, ctx.registry.lookup)) as unknown as CanonicalOutput) as CanonicalJson;
 }
 
+/** Canonical records as decoded, in the engine's shape (epoch ms): the sink writes its rows from these. */
+export function canonicalValueDecoder(ctx: PipelineContext) {
+  return (type: CanonicalType, value: Buffer) => decodeCanonicalValueFramed(type, value, ctx.registry.lookup);
+}
+
 export function processorPorts(
   ctx: PipelineContext,
   source: EventSource,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeTsv, toTabSeparated } from '../../processors/clickhouse/tsv.ts';
+import { escapeTsv, toTabSeparated, TsvBody } from '../../processors/clickhouse/tsv.ts';
 
 describe('rows as ClickHouse TabSeparated', () => {
   it('escapes backslash, tab, line breaks and NUL only; quotes and JSON pass as they are', () => {
@@ -23,5 +23,27 @@ describe('rows as ClickHouse TabSeparated', () => {
 
   it('given no rows, then an empty body', () => {
     expect(toTabSeparated([]).body.length).toBe(0);
+  });
+});
+
+describe('a TabSeparated body built line by line', () => {
+  it('given lines of any UTF-8 width across chunk boundaries, then the chunks are the lines joined by line breaks', () => {
+    const body = new TsvBody(16);
+    const lines: string[] = [];
+    for (let i = 0; i < 500; i++) lines.push(`${i}\t${'é💥x'.repeat(i % 13)}\t${'a'.repeat(i % 40)}`);
+    lines.push('', 'x'.repeat(5000));
+    for (const line of lines) body.push(line);
+    const chunks = body.body();
+    expect(chunks.length).toBeGreaterThan(1);
+    const expected = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+    expect(Buffer.concat(chunks).equals(expected)).toBe(true);
+    expect(body.length).toBe(lines.length);
+    expect(body.byteLength).toBe(expected.length);
+    // Asking again (a retried insert) gives the same bytes.
+    expect(Buffer.concat(body.body()).equals(expected)).toBe(true);
+  });
+
+  it('given no lines, then an empty body', () => {
+    expect(new TsvBody().body()).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type { AssignmentListener, BatchContext, ConsumedRecord, EventSource, RecordBatch, TopicPartitionOffset } from '../../processors/kafka/ports.ts';
 import { topicLayout } from '../../processors/kafka/topics.ts';
-import { ClickHouseSink, type Row } from '../../processors/pipeline/sink.ts';
+import { ClickHouseSink, type Rows } from '../../processors/pipeline/sink.ts';
 
 /**
  * The ClickHouse sink on an in-memory source and an insert port that the test releases by hand:
@@ -41,7 +41,7 @@ function envelopeRecord(offset: number): ConsumedRecord {
 }
 
 function sinkOn(source: MemorySource) {
-  const inserts: { table: string; rows: Row[]; token: string; release: () => void }[] = [];
+  const inserts: { table: string; rows: Rows; token: string; release: () => void }[] = [];
   const sink = new ClickHouseSink(
     {
       source,
@@ -56,6 +56,8 @@ function sinkOn(source: MemorySource) {
   void sink.run();
   return { sink, inserts };
 }
+
+const lines = (rows: Rows) => Buffer.concat(rows.body()).toString('utf8').split('\n').slice(0, -1);
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -78,7 +80,7 @@ describe('ClickHouse sink flushes', () => {
     await delivering;
     expect(source.commits).toEqual([[{ topic: RAW, partition: 0, offset: '2' }]]);
     expect(inserts).toHaveLength(2);
-    expect(inserts[1]!.rows.map((line) => line.split('\t')[0])).toEqual(['e-2', 'e-3']);
+    expect(lines(inserts[1]!.rows).map((line) => line.split('\t')[0])).toEqual(['e-2', 'e-3']);
     expect(inserts[1]!.token).toBe(`raw_events/${RAW}:0:2-3`);
     inserts[1]!.release();
     await tick();
