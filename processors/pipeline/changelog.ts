@@ -27,14 +27,27 @@ export interface ChangelogEntry {
 
 /** Node's native UTF-8 write (what Buffer#write calls after checking its arguments). */
 type Scratch = Buffer & { utf8Write(s: string, offset: number): number };
-let scratch = Buffer.allocUnsafe(16 * 1024) as Scratch;
+
+/**
+ * Values are written straight into a shared chunk and handed out as views of it, so a
+ * transaction's thousands of values cost no allocation and copy each (a pooled Buffer per value
+ * was a good part of the processor's garbage). A value kept for long keeps its chunk alive; the
+ * processor drops them once their transaction is sent.
+ */
+const CHUNK_BYTES = 1 << 20;
+let scratch = Buffer.allocUnsafeSlow(CHUNK_BYTES) as Scratch;
+/** Where the value being written starts, and the write position. */
+let start = 0;
 let pos = 0;
 
 function ensure(n: number): void {
   if (pos + n <= scratch.length) return;
-  const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, pos + n)) as Scratch;
-  scratch.copy(bigger, 0, 0, pos);
-  scratch = bigger;
+  const used = pos - start;
+  const next = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, 2 * (used + n))) as Scratch;
+  scratch.copy(next, 0, start, pos);
+  scratch = next;
+  start = 0;
+  pos = used;
 }
 
 /** The integers whose zig-zag form a double holds exactly and avsc reads back: [-2^52, 2^53 - 2]. */
@@ -103,7 +116,7 @@ function indexIn(seen: readonly string[], id: string, hint: number): number {
 
 /** The changelog value of a deal: format byte + DealChangelogEntry (what `savedState` keeps, and the snapshot version). */
 export function encodeChangelogEntry(state: DealState | SavedDealState, snapshotVersion: number | null): Buffer {
-  pos = 0;
+  start = pos;
   ensure(1);
   scratch[pos++] = CHANGELOG_FORMAT_AVRO;
   writeString(state.master_deal_id);
@@ -149,9 +162,7 @@ export function encodeChangelogEntry(state: DealState | SavedDealState, snapshot
   writeNullableLong(state.first_event_ts);
   writeNullableLong(state.last_event_ts);
   writeNullableLong(snapshotVersion);
-  const out = Buffer.allocUnsafe(pos);
-  scratch.copy(out, 0, 0, pos);
-  return out;
+  return scratch.subarray(start, pos);
 }
 
 // ---------------------------------------------------------------- reading
