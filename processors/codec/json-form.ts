@@ -116,12 +116,13 @@ const PLAIN: FieldCtx = { kopecks: false };
 interface Compiled {
   toAvro: Map<string, ToAvro>;
   toJson: Map<string, ToJson>;
+  check: Map<string, Check>;
   bySchema: WeakMap<object, Map<string, ToAvro | ToJson>>;
 }
 const compiledByCatalog = new WeakMap<SchemaCatalog, Compiled>();
 function compiledOf(catalog: SchemaCatalog): Compiled {
   let c = compiledByCatalog.get(catalog);
-  if (!c) compiledByCatalog.set(catalog, (c = { toAvro: new Map(), toJson: new Map(), bySchema: new WeakMap() }));
+  if (!c) compiledByCatalog.set(catalog, (c = { toAvro: new Map(), toJson: new Map(), check: new Map(), bySchema: new WeakMap() }));
   return c;
 }
 
@@ -413,4 +414,110 @@ function primitiveToJson(type: string, logicalType: string | undefined, kopecks:
     : undefined;
   if (!format) return (value) => value;
   return (value) => (typeof value === 'number' ? format(value) : value);
+}
+
+// ---- a quick check of decoded values ------------------------------------------------------
+
+type Check = (value: unknown) => boolean;
+
+/**
+ * True only if `jsonToAvro(schema, avroToJson(schema, value))` would succeed for this avsc value
+ * (ids non-empty, ranges, kopecks, timestamps and dates within what the JSON form writes and
+ * reads back), checked on the value itself without building either form. False means "not
+ * sure", not "invalid": the caller then runs the full conversion, which gives the exact error.
+ * Ingest uses it to skip converting every decoded payload back just to validate it.
+ */
+export function avroValueSurelyValid(catalog: SchemaCatalog, schema: RawSchema, value: unknown, ns?: string): boolean {
+  return cached(catalog, schema, `check:${ns ?? ''}`, () => compileCheck(catalog, schema, ns, PLAIN))(value);
+}
+
+const inRange = (ctx: FieldCtx, n: number): boolean => {
+  const r = ctx.range;
+  return !r || ((r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max));
+};
+/** 9999-12-31T23:59:59.999Z and its day: the last instant and date a 4-digit ISO year writes. */
+const MAX_ISO_MS = 253_402_300_799_999;
+const MAX_ISO_DAY = 2_932_896;
+
+function compileCheck(catalog: SchemaCatalog, schema: RawSchema, ns: string | undefined, ctx: FieldCtx): Check {
+  if (typeof schema === 'string') {
+    const named = catalog.resolveName(schema, ns);
+    if (!named) return primitiveCheck(schema, undefined, ctx);
+    return compileNamed(compiledOf(catalog).check, named, () => compileCheck(catalog, named, named.namespace, PLAIN));
+  }
+  if (Array.isArray(schema)) {
+    const nonNull = schema.filter((b) => b !== 'null');
+    const hasNull = nonNull.length < schema.length;
+    if (nonNull.length !== 1) return () => false; // wrapped unions: left to the full conversion
+    const only = compileCheck(catalog, nonNull[0], ns, ctx);
+    return (value) => (value === null ? hasNull : only(value));
+  }
+  const t = schema.type;
+  if (typeof t !== 'string') return compileCheck(catalog, t, ns, ctx);
+  const innerNs = schema.name ? (schema.namespace ?? ns) : ns;
+  switch (t) {
+    case 'record':
+    case 'error': {
+      const fields = (schema.fields ?? []).map((f) => ({
+        name: f.name,
+        isId: f.name.endsWith('_id'),
+        check: compileCheck(catalog, f.type, innerNs, { kopecks: KOPECKS.test(f.name), range: f.range }),
+      }));
+      return (value) => {
+        if (!isPlainObject(value)) return false;
+        for (const f of fields) {
+          const v = value[f.name];
+          if (v === undefined || (f.isId && v === '') || !f.check(v)) return false;
+        }
+        return true;
+      };
+    }
+    case 'enum': {
+      const symbols = schema.symbols ?? [];
+      return (value) => typeof value === 'string' && symbols.includes(value);
+    }
+    case 'array': {
+      const item = compileCheck(catalog, schema.items!, innerNs, PLAIN);
+      return (value) => Array.isArray(value) && value.every((v) => item(v));
+    }
+    case 'map': {
+      const item = compileCheck(catalog, schema.values!, innerNs, PLAIN);
+      return (value) => isPlainObject(value) && Object.values(value).every((v) => item(v));
+    }
+    case 'fixed':
+      return () => false;
+    default:
+      return primitiveCheck(t, schema.logicalType, ctx);
+  }
+}
+
+function primitiveCheck(type: string, logicalType: string | undefined, ctx: FieldCtx): Check {
+  switch (type) {
+    case 'null':
+      return (value) => value === null;
+    case 'boolean':
+      return (value) => typeof value === 'boolean';
+    case 'string':
+      return (value) => typeof value === 'string';
+    case 'int':
+    case 'long': {
+      if (logicalType === 'timestamp-millis') return (value) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_ISO_MS;
+      if (logicalType === 'timestamp-micros') {
+        return (value) => Number.isInteger(value) && (value as number) >= 0 && Math.floor((value as number) / 1000) <= MAX_ISO_MS;
+      }
+      if (logicalType === 'date') return (value) => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_ISO_DAY;
+      const limit = type === 'int' ? 2 ** 31 : Number.MAX_SAFE_INTEGER;
+      return (value) => {
+        if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+        // The JSON form's number (roubles for kopecks), read back as jsonToAvro does.
+        const n = ctx.kopecks ? rubToKopecks(kopecksToRub(value)) : Number.isInteger(value) ? value : undefined;
+        return n !== undefined && n < limit && n >= -limit && inRange(ctx, n);
+      };
+    }
+    case 'float':
+    case 'double':
+      return (value) => typeof value === 'number' && Number.isFinite(value) && inRange(ctx, value);
+    default:
+      return () => false;
+  }
 }

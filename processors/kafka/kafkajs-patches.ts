@@ -71,6 +71,102 @@ export function frameRequest(EncoderClass: Encoder) {
   };
 }
 
+
+// ---------------------------------------------------------------- consumed records
+
+interface RecordDecoderState {
+  buffer: Buffer;
+  offset: number;
+}
+interface BatchContext {
+  firstOffset: string;
+  firstTimestamp: string;
+  magicByte?: number;
+  isControlBatch?: boolean;
+  timestampType?: number;
+  maxTimestamp?: string;
+}
+type HeaderValue = Buffer | null;
+type RecordDecoderFn = (decoder: RecordDecoderState, batchContext?: BatchContext) => unknown;
+const LOG_APPEND_TIME = 1;
+
+/** kafkajs' Decoder#readVarInt, on a position (same 32-bit arithmetic, same results for any bytes). */
+function readVarInt(buf: Buffer, at: { i: number }): number {
+  let result = 0;
+  let shift = 0;
+  let byte: number;
+  do {
+    byte = buf[at.i++]!;
+    result += (byte & 0x7f) << shift;
+    shift += 7;
+  } while (byte >= 0x80);
+  return (result >>> 1) ^ -(result & 1);
+}
+
+/**
+ * kafkajs' record decoder (recordBatch/record/v0/decoder.js) computes every record's offset and
+ * timestamp with 64-bit BigInt arithmetic (its timestamp delta a BigInt per varint byte), and
+ * builds the headers by spreading the object once per header. Here the same record object, with
+ * plain numbers while the values are safe integers (always, for offsets and epoch-ms times);
+ * anything else (a delta of more than 7 bytes, offsets beyond 2^53) goes to kafkajs' decoder.
+ */
+export function recordDecoder(fallback: RecordDecoderFn): RecordDecoderFn {
+  return (decoder, batchContext = {} as BatchContext) => {
+    const { firstOffset, firstTimestamp, magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
+    const buf = decoder.buffer;
+    const at = { i: decoder.offset };
+    const attributes = buf.readInt8(at.i++);
+    // Timestamp delta: a zig-zag varlong; up to 7 bytes (49 bits) is exact as a number.
+    let zz = 0;
+    let scale = 1;
+    let byte: number;
+    let bytes = 0;
+    do {
+      byte = buf[at.i++]!;
+      zz += (byte & 0x7f) * scale;
+      scale *= 128;
+      bytes++;
+    } while (byte >= 0x80 && bytes < 7);
+    if (byte >= 0x80) return fallback(decoder, batchContext);
+    const timestampDelta = zz % 2 === 1 ? -(zz + 1) / 2 : zz / 2;
+    let timestamp: string | undefined;
+    if (timestampType === LOG_APPEND_TIME && maxTimestamp) timestamp = maxTimestamp;
+    else {
+      const t = Number(firstTimestamp) + timestampDelta;
+      if (!Number.isSafeInteger(t) || !Number.isSafeInteger(Number(firstTimestamp))) return fallback(decoder, batchContext);
+      timestamp = String(t);
+    }
+    const offsetDelta = readVarInt(buf, at);
+    const o = Number(firstOffset) + offsetDelta;
+    if (!Number.isSafeInteger(o) || !Number.isSafeInteger(Number(firstOffset))) return fallback(decoder, batchContext);
+    const offset = String(o);
+    const key = readBytes(buf, at);
+    const value = readBytes(buf, at);
+    const headers: Record<string, HeaderValue | HeaderValue[]> = {};
+    const count = readVarInt(buf, at);
+    for (let h = 0; h < count; h++) {
+      const len = readVarInt(buf, at);
+      // A null header key is the string "null" as an object key, as in kafkajs.
+      const name = len === -1 ? 'null' : buf.toString('utf8', at.i, (at.i += len));
+      const v = readBytes(buf, at);
+      // Looked up like kafkajs does (inherited names included), so even odd header names decode alike.
+      const known = (headers as Record<string, unknown>)[name] as HeaderValue | HeaderValue[] | undefined;
+      const next = known === undefined ? v : Array.isArray(known) ? known.concat([v]) : [known, v];
+      Object.defineProperty(headers, name, { value: next, writable: true, enumerable: true, configurable: true });
+    }
+    decoder.offset = at.i;
+    return { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext };
+  };
+}
+
+function readBytes(buf: Buffer, at: { i: number }): Buffer | null {
+  const len = readVarInt(buf, at);
+  if (len === -1) return null;
+  const out = buf.slice(at.i, at.i + len);
+  at.i += len;
+  return out;
+}
+
 function swap(modulePath: string, replace: (original: never) => unknown): void {
   const path = require.resolve(modulePath);
   const original = require(path) as never;
@@ -83,8 +179,9 @@ function install(): boolean {
   if (require.cache[sendMessagesPath] || require.cache[connectionPath]) return false;
   swap('kafkajs/src/producer/groupMessagesPerPartition.js', () => groupMessagesPerPartition);
   swap('kafkajs/src/protocol/request.js', () => frameRequest(require('kafkajs/src/protocol/encoder.js') as Encoder));
+  swap('kafkajs/src/protocol/recordBatch/record/v0/decoder.js', (original: RecordDecoderFn) => recordDecoder(original));
   return true;
 }
 
-/** Whether the linear grouping and the one-copy request framing are in use (kafkajs loaded after this module). */
+/** Whether the linear grouping, the one-copy request framing and the number-based record decoder are in use (kafkajs loaded after this module). */
 export const groupingPatched = install();

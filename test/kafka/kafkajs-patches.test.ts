@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { frameRequest, groupingPatched, groupMessagesPerPartition } from '../../processors/kafka/kafkajs-patches.ts';
+import { frameRequest, groupingPatched, groupMessagesPerPartition, recordDecoder } from '../../processors/kafka/kafkajs-patches.ts';
+import { encodeRecord, type RecordInput } from '../../processors/kafka/record-encoding.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -58,3 +59,50 @@ describe('kafkajs request framing (one copy)', () => {
     );
   });
 });
+
+describe('kafkajs record decoding (numbers, not BigInt)', () => {
+  type Decode = (decoder: unknown, ctx?: unknown) => unknown;
+  const original = kafkajsOriginal<Decode>('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
+  const ours = recordDecoder(original as never) as Decode;
+  const Decoder = require('kafkajs/src/protocol/decoder.js');
+  const bytesOrString = fc.oneof(fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)), fc.string({ unit: 'grapheme', maxLength: 40 }));
+  const record = fc.record({
+    offsetDelta: fc.nat(100_000),
+    timestampDelta: fc.oneof(fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), fc.constant(0), fc.constant(2 ** 50)),
+    key: fc.option(bytesOrString),
+    value: fc.option(bytesOrString),
+    headers: fc.dictionary(
+      fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom('toString', 'constructor', '__proto__', 'a')),
+      fc.oneof(bytesOrString, fc.array(bytesOrString, { minLength: 1, maxLength: 3 })),
+      { maxKeys: 4 },
+    ),
+  }) as fc.Arbitrary<RecordInput>;
+  const context = fc.record({
+    firstOffset: fc.oneof(fc.nat().map(String), fc.constant('9223372036854775000'), fc.constant('9007199254740000')),
+    firstTimestamp: fc.oneof(fc.constant('1780000000000'), fc.constant('-1'), fc.constant('9223372036854000000')),
+    magicByte: fc.constant(2),
+    isControlBatch: fc.boolean(),
+    timestampType: fc.constantFrom(0, 1),
+    maxTimestamp: fc.constant('1780000000999'),
+  });
+
+  it('given any record and batch context, decodes exactly what kafkajs decodes and leaves the decoder where kafkajs does', () => {
+    fc.assert(
+      fc.property(record, context, (r, ctx) => {
+        // The record's bytes after its length prefix, as kafkajs hands them to the record decoder.
+        const framed = encodeRecord(r).buffer;
+        const outer = new Decoder(framed);
+        const body = outer.readVarIntBytes();
+        const a = new Decoder(body);
+        const b = new Decoder(body);
+        const expected = original(a, ctx);
+        const actual = ours(b, ctx);
+        expect(actual).toEqual(expected);
+        expect(b.offset).toBe(a.offset);
+        expect(Object.keys((actual as { headers: object }).headers)).toEqual(Object.keys((expected as { headers: object }).headers));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+

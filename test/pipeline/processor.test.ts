@@ -143,6 +143,19 @@ describe('processor', () => {
     expect(changelogKeys).toEqual(['MD-1', WATERMARK_KEY]);
   });
 
+  it('given several events of one deal in one transaction (batches of two raw topics grouped), the deal is written to the changelog once', async () => {
+    const log = new MemoryLog();
+    const { source } = processorOn(log);
+    const docflow = layout.raw.docflow;
+    const signed = { ...env('e4', 'docflow.contract.signed', T0 + 4 * H, { contract_id: 'K1' }), source_system: 'DocFlow' };
+    // Both batches arrive within one event-loop turn, as one fetch delivers them: one group transaction.
+    await Promise.all([source.deliver(crm, [record(crm, created, 0), record(crm, brief, 1)]), source.deliver(docflow, [record(docflow, signed, 0)])]);
+    expect(log.transactions).toHaveLength(1);
+    const changelogKeys = log.transactions[0]!.records.filter((r) => r.topic === layout.changelog).map((r) => String(r.key));
+    expect(changelogKeys).toEqual(['MD-1', WATERMARK_KEY]);
+    expect(decodeChangelogEntry(log.transactions[0]!.records.find((r) => r.topic === layout.changelog && String(r.key) === 'MD-1')!.value!).state.seen).toEqual(['e1', 'e2', 'e4']);
+  });
+
   it('given a failed transaction, the redelivered batch produces what the failed one would have', async () => {
     const log = new MemoryLog();
     const { source } = processorOn(log);
