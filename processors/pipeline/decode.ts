@@ -8,7 +8,7 @@ import type { DeadLetterReason, DecodeFailure } from './deadletter.ts';
  * Retriable failures (registry unreachable) are thrown, so the batch is retried rather than
  * dead-lettered: a record is poison only when the bytes themselves are wrong.
  */
-export type EnvelopeDecoder = (value: Buffer) => Promise<Envelope>;
+export type EnvelopeDecoder = (value: Buffer) => Envelope | Promise<Envelope>;
 
 export type Decoded =
   | { ok: true; record: ConsumedRecord; envelope: Envelope }
@@ -42,8 +42,26 @@ export async function decodeRecord(record: ConsumedRecord, decode: EnvelopeDecod
   }
 }
 
+/**
+ * decodeRecord over a batch, in order (inlined: no promise per record of its own). A decoder that
+ * answers synchronously (its writer schema known) is not awaited: no microtask per record.
+ */
 export async function decodeAll(records: ConsumedRecord[], decode: EnvelopeDecoder): Promise<Decoded[]> {
-  const out: Decoded[] = [];
-  for (const r of records) out.push(await decodeRecord(r, decode));
+  const out: Decoded[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    if (record.value === null || record.value.length === 0) {
+      out[i] = { ok: false, record, failure: { reason: 'empty_value', detail: 'record has no value (tombstone or empty)' } };
+      continue;
+    }
+    try {
+      const decoded = decode(record.value);
+      out[i] = { ok: true, record, envelope: decoded instanceof Promise ? await decoded : decoded };
+    } catch (err) {
+      const failure = failureOf(err);
+      if (!failure) throw err;
+      out[i] = { ok: false, record, failure };
+    }
+  }
   return out;
 }
