@@ -1,10 +1,11 @@
 import type { CanonicalType } from '../codec/schemas.ts';
-import type { BatchContext, EventSource, RecordBatch } from '../kafka/ports.ts';
+import type { BatchContext, ConsumedRecord, EventSource, RecordBatch } from '../kafka/ports.ts';
 import { CANONICAL_KINDS, DOMAINS, type TopicLayout } from '../kafka/topics.ts';
 import { TsvBody } from '../clickhouse/tsv.ts';
 import { log as rootLog } from '../shared/log.ts';
 import { RowBatcher, type Flush } from './batcher.ts';
-import { decodeRecord, type EnvelopeDecoder } from './decode.ts';
+import type { Envelope } from '../core/envelope.ts';
+import { failureOf } from './decode.ts';
 import * as m from './metrics.ts';
 import { INPUT_TS_HEADER } from './processor.ts';
 import { canonicalValueLine, rawEventLine, TABLES, type CanonicalValue, type Table } from './warehouse-rows.ts';
@@ -27,9 +28,10 @@ export interface SinkPorts {
   source: EventSource;
   /** Inserts the rows; a retry passes the same rows (same body) and token. */
   insert(table: Table, rows: Rows, dedupToken: string): Promise<void>;
-  decodeEnvelope: EnvelopeDecoder;
+  /** Registry-framed envelope → validated envelope; synchronous when it can be (no await per record). */
+  decodeEnvelope(value: Buffer): Envelope | Promise<Envelope>;
   /** A canonical record as decoded (the engine's shape, epoch-ms timestamps). */
-  decodeCanonical(type: CanonicalType, value: Buffer): Promise<CanonicalValue>;
+  decodeCanonical(type: CanonicalType, value: Buffer): CanonicalValue | Promise<CanonicalValue>;
 }
 
 export interface SinkOptions {
@@ -144,10 +146,11 @@ export class ClickHouseSink {
       if (stop !== undefined && BigInt(r.offset) >= stop) continue;
       if (start !== undefined && BigInt(r.offset) < start) continue;
       if (kind === 'raw') {
-        const d = await decodeRecord(r, this.ports.decodeEnvelope);
+        let env = this.validEnvelope(r);
+        if (env instanceof Promise) env = await env;
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.
-        if (d.ok) {
-          rows.push(rawEventLine(d.envelope, r));
+        if (env) {
+          rows.push(rawEventLine(env, r));
           t.raw.produced.push(r.timestamp);
           t.raw.consumed.push(consumedAt);
         } else this.stats.skippedInvalid++;
@@ -159,7 +162,8 @@ export class ClickHouseSink {
           into.written.push(r.timestamp);
           into.consumed.push(consumedAt);
         }
-        rows.push(canonicalValueLine(await this.ports.decodeCanonical(kind, r.value), r));
+        const decoded = this.ports.decodeCanonical(kind, r.value);
+        rows.push(canonicalValueLine(decoded instanceof Promise ? await decoded : decoded, r));
       }
     }
     const table: Table = kind === 'raw' ? TABLES.raw : kind === 'masterdeal.snapshot' ? TABLES.snapshots : TABLES.canonical;
@@ -183,6 +187,25 @@ export class ClickHouseSink {
     // while the consumer goes on filling it: rows that arrive meanwhile ride along, not one flush later.
     if (this.batcher.size >= (this.opts.maxRows ?? 50_000)) await this.startFlush(ctx);
     else if (!this.inFlight && this.batcher.due(this.clock(), Infinity, this.maxAgeMs)) await this.startFlush(ctx);
+  }
+
+  /**
+   * The record's envelope, or undefined when the processor dead-letters it (decode.ts decodeRecord's
+   * rules: no value, or a codec failure that is not retriable); a retriable failure throws.
+   * Returns a plain value when the decoder answers synchronously: an await per record less.
+   */
+  private validEnvelope(r: ConsumedRecord): Envelope | undefined | Promise<Envelope | undefined> {
+    if (r.value === null || r.value.length === 0) return undefined;
+    const invalid = (err: unknown) => {
+      if (!failureOf(err)) throw err;
+      return undefined;
+    };
+    try {
+      const env = this.ports.decodeEnvelope(r.value);
+      return env instanceof Promise ? env.catch(invalid) : env;
+    } catch (err) {
+      return invalid(err);
+    }
   }
 
   /**

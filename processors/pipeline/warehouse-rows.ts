@@ -137,14 +137,16 @@ export function canonicalValueLine(value: CanonicalValue, r: ConsumedRecord): st
     const v = value[f];
     return renderer.timestampFields.has(f) && typeof v === 'number' ? isoTime(v) : v;
   };
-  const body = renderer.render(value);
+  // Escaping scans the text, which flattens the rope the renderer built: writing the line into
+  // the body then is one copy (a rope written as is measured slower: 24 vs 18 µs/event, bench:sink).
+  const body = json(renderer.render(value));
   if (value.type === 'masterdeal.snapshot') {
     const version = typeof value.version === 'number' ? value.version : Number(r.headers['masterdeal.version']?.toString() ?? 0);
     const updatedAt = chTime(jsonForm('last_event_ts')) ?? toClickHouseTime(r.timestamp);
-    return `${text(value.master_deal_id as string | undefined)}\t${num(version, 'version')}\t${escapeTsv(String(value.stage ?? ''))}\t${text(updatedAt)}\t${json(body)}`;
+    return `${text(value.master_deal_id as string | undefined)}\t${num(version, 'version')}\t${escapeTsv(String(value.stage ?? ''))}\t${text(updatedAt)}\t${body}`;
   }
   let time: string | undefined;
   for (const f of TIME_FIELDS) if ((time = chTime(jsonForm(f))) !== undefined) break;
   time ??= toClickHouseTime(r.timestamp);
-  return `${text(id)}\t${text(value.type)}\t${text(value.master_deal_id as string | undefined)}\t${text(time)}\t${json(body)}\t${whereLine(r)}`;
+  return `${text(id)}\t${text(value.type)}\t${text(value.master_deal_id as string | undefined)}\t${text(time)}\t${body}\t${whereLine(r)}`;
 }

@@ -1,5 +1,15 @@
+import type avro from 'avsc';
 import type { Kafka } from 'kafkajs';
-import { decodeCanonicalValueFramed, decodeEnvelopeFramed, encodeCanonicalOutputFramed, type CanonicalJson } from '../codec/envelope-avro.ts';
+import {
+  decodeCanonicalValue,
+  decodeCanonicalValueFramed,
+  decodeEnvelope,
+  decodeEnvelopeFramed,
+  encodeCanonicalOutputFramed,
+  type CanonicalJson,
+} from '../codec/envelope-avro.ts';
+import * as wire from '../codec/wire-format.ts';
+import type { Envelope } from '../core/envelope.ts';
 import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog, type CanonicalType } from '../codec/schemas.ts';
 import { toJson, type CanonicalOutput } from '../core/index.ts';
 import { createKafka, ensureTopics, groupOffsets, KafkaTransactionalSink, readPartitionsToEnd } from '../kafka/kafkajs.ts';
@@ -70,9 +80,42 @@ export function canonicalDecoder(ctx: PipelineContext) {
     toJson((await decodeCanonicalValueFramed(type, value, ctx.registry.lookup)) as unknown as CanonicalOutput) as CanonicalJson;
 }
 
-/** Canonical records as decoded, in the engine's shape (epoch ms): the sink writes its rows from these. */
+/**
+ * The sink's decoders: the same results and errors as the framed decoders above, but synchronous
+ * once the writer schema of a record's id has been fetched (the first record of an id goes the
+ * async way and remembers it, as the registry client caches it anyway): three awaits per record
+ * less on the sink's hot path.
+ */
+function cachingWriters<T>(ctx: PipelineContext, decodeBody: (body: Buffer, writer: avro.Type) => T, decodeFramed: (buf: Buffer) => Promise<T>) {
+  const writers = new Map<number, avro.Type>();
+  return (buf: Buffer): T | Promise<T> => {
+    const { schemaId, body } = wire.decode(buf);
+    const writer = writers.get(schemaId);
+    if (writer) return decodeBody(body, writer);
+    return decodeFramed(buf).then(async (value) => {
+      const type = await ctx.registry.lookup(schemaId);
+      if (type) writers.set(schemaId, type);
+      return value;
+    });
+  };
+}
+
+/** Raw envelopes for the sink (see cachingWriters). */
+export function sinkEnvelopeDecoder(ctx: PipelineContext): (value: Buffer) => Envelope | Promise<Envelope> {
+  return cachingWriters(ctx, (body, writer) => decodeEnvelope(body, writer), (buf) => decodeEnvelopeFramed(buf, ctx.registry.lookup));
+}
+
+/** Canonical records as decoded, in the engine's shape (epoch ms): the sink writes its rows from these (see cachingWriters). */
 export function canonicalValueDecoder(ctx: PipelineContext) {
-  return (type: CanonicalType, value: Buffer) => decodeCanonicalValueFramed(type, value, ctx.registry.lookup);
+  const byType = new Map<CanonicalType, ReturnType<typeof cachingWriters<ReturnType<typeof decodeCanonicalValue>>>>();
+  return (type: CanonicalType, value: Buffer) => {
+    let decode = byType.get(type);
+    if (!decode) {
+      decode = cachingWriters(ctx, (body, writer) => decodeCanonicalValue(type, body, writer), (buf) => decodeCanonicalValueFramed(type, buf, ctx.registry.lookup));
+      byType.set(type, decode);
+    }
+    return decode(value);
+  };
 }
 
 export function processorPorts(

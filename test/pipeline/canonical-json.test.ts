@@ -33,7 +33,8 @@ describe('canonical records rendered as JSON text from their decoded values', ()
 
   it('given any decoded output, then the text is JSON.stringify(toJson(value)), byte for byte', () => {
     for (const v of values) {
-      expect(canonicalJsonRenderer(v.type)!.render(v)).toBe(JSON.stringify(toJson(v as unknown as CanonicalOutput)));
+      const json = JSON.stringify(toJson(v as unknown as CanonicalOutput));
+      expect(canonicalJsonRenderer(v.type)!.render(v)).toBe(json);
     }
   });
 
@@ -58,6 +59,7 @@ describe('canonical records rendered as JSON text from their decoded values', ()
       last_event_ts: null,
     };
     expect(canonicalJsonRenderer('masterdeal.snapshot')!.render(odd)).toBe(JSON.stringify(toJson(odd as unknown as CanonicalOutput)));
+
     expect(canonicalValueLine(odd, record(1))).toBe(snapshotLine(toJson(odd as unknown as CanonicalOutput) as CanonicalJson, record(1)));
     const event = values.find((v) => v.type === 'masterdeal.sla.updated')!;
     const nulls: CanonicalValue = { ...event, stopped_at: null, duration_ms: null, sla: 'a\\b' };

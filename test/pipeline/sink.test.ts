@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CodecError } from '../../processors/codec/errors.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
 import type { AssignmentListener, BatchContext, ConsumedRecord, EventSource, RecordBatch, TopicPartitionOffset } from '../../processors/kafka/ports.ts';
 import { topicLayout } from '../../processors/kafka/topics.ts';
@@ -101,5 +102,51 @@ describe('ClickHouse sink flushes', () => {
     inserts[1]!.release();
     await stopping;
     expect(source.commits.map((c) => c[0]!.offset)).toEqual(['2', '3']);
+  });
+});
+
+describe('ClickHouse sink input', () => {
+  /** A sink whose envelope decoder answers synchronously: JSON, or the codec error a record's value names. */
+  function syncSink(source: MemorySource) {
+    const inserts: { rows: Rows; release: () => void }[] = [];
+    const sink = new ClickHouseSink(
+      {
+        source,
+        insert: (_t, rows) => new Promise<void>((release) => inserts.push({ rows, release })),
+        decodeEnvelope: (v) => {
+          const text = v.toString();
+          if (text === 'bad-magic') throw new CodecError('WIRE_BAD_MAGIC', 'magic byte is 1');
+          if (text === 'registry-down') throw new CodecError('SCHEMA_LOOKUP_FAILED', 'registry unreachable');
+          return JSON.parse(text) as Envelope;
+        },
+        decodeCanonical: () => {
+          throw new Error('no canonical records in this test');
+        },
+      },
+      { layout, maxRows: 100, maxAgeMs: 60_000 },
+    );
+    void sink.run();
+    return { sink, inserts };
+  }
+  const withValue = (offset: number, value: string | null): ConsumedRecord => ({ ...envelopeRecord(offset), value: value === null ? null : Buffer.from(value) });
+
+  it('given invalid raw records among valid ones (decoded synchronously), then they are skipped and counted, and their offsets still committed', async () => {
+    const source = new MemorySource();
+    const { sink, inserts } = syncSink(source);
+    await source.deliver([envelopeRecord(0), withValue(1, 'bad-magic'), withValue(2, null), withValue(3, ''), envelopeRecord(4)]);
+    expect(sink.stats.skippedInvalid).toBe(3);
+    const stopping = sink.stop();
+    await tick();
+    expect(lines(inserts[0]!.rows).map((l) => l.split('\t')[0])).toEqual(['e-0', 'e-4']);
+    inserts[0]!.release();
+    await stopping;
+    expect(source.commits).toEqual([[{ topic: RAW, partition: 0, offset: '5' }]]);
+  });
+
+  it('given a retriable decode failure (registry down), then the batch fails instead of skipping the record', async () => {
+    const source = new MemorySource();
+    const { sink } = syncSink(source);
+    await expect(source.deliver([envelopeRecord(0), withValue(1, 'registry-down')])).rejects.toThrow(/registry unreachable/);
+    expect(sink.stats.skippedInvalid).toBe(0);
   });
 });
