@@ -555,10 +555,10 @@ export class Processor {
           partition: task.partition,
           key: id,
           value: this.ports.encode(snap),
-          headers: {
-            [VERSION_HEADER]: Buffer.from(String(snap.version)),
-            ...(inputTs === undefined ? {} : { [INPUT_TS_HEADER]: Buffer.from(String(inputTs)) }),
-          },
+          headers:
+            inputTs === undefined
+              ? { [VERSION_HEADER]: Buffer.from(String(snap.version)) }
+              : { [VERSION_HEADER]: Buffer.from(String(snap.version)), [INPUT_TS_HEADER]: Buffer.from(String(inputTs)) },
         });
         task.published.set(id, task.book.get(id)!.version);
         this.stats.outputs++;
