@@ -14,7 +14,8 @@
  * Options: --events N (200000), --batch N records per delivered batch (500), --snapshot-every N
  * input events between a partition's snapshot bursts (300000, about bench:pipeline's catch-up),
  * --partitions N (6), --rounds N (3: each a fresh sink over the same records; the best and all are
- * printed), --profile FILE (a V8 CPU profile of the rounds only, without making the records).
+ * printed), --profile FILE (a V8 CPU profile of the rounds only, without making the records),
+ * --heap-profile FILE (sampled allocations of the rounds, a .heapprofile).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -156,10 +157,17 @@ const records = batches.reduce((a, b) => a + b.records.length, 0);
 process.stdout.write(`bench:sink ${EVENTS} events -> ${records} records in ${batches.length} batches: ${JSON.stringify(counts)}\n`);
 const profileAt = process.argv.indexOf('--profile');
 const session = profileAt >= 0 ? new Session() : undefined;
+const heapAt = process.argv.indexOf('--heap-profile');
 if (session) {
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
+}
+const heapSession = heapAt >= 0 ? new Session() : undefined;
+if (heapSession) {
+  heapSession.connect();
+  await heapSession.post('HeapProfiler.enable');
+  await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 16 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
 }
 const results = [];
 for (let i = 0; i < ROUNDS; i++) {
@@ -168,6 +176,10 @@ for (let i = 0; i < ROUNDS; i++) {
   process.stdout.write(
     `round ${i + 1}: cpu ${(r.cpuMs / 1000).toFixed(2)} s = ${((r.cpuMs * 1000) / EVENTS).toFixed(1)} µs/input event, ${((r.cpuMs * 1000) / records).toFixed(1)} µs/record; wall ${(r.wallMs / 1000).toFixed(2)} s; rows ${JSON.stringify(r.rows)}; ${(r.bytes / 1e6).toFixed(1)} MB TSV; load ${loadavg()[0]!.toFixed(2)}\n`,
   );
+}
+if (heapSession) {
+  const { profile } = await heapSession.post('HeapProfiler.stopSampling');
+  writeFileSync(process.argv[heapAt + 1]!, JSON.stringify(profile));
 }
 if (session) {
   const { profile } = await session.post('Profiler.stop');
