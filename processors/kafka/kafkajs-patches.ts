@@ -152,7 +152,9 @@ export function recordDecoder(fallback: RecordDecoderFn): RecordDecoderFn {
       // Looked up like kafkajs does (inherited names included), so even odd header names decode alike.
       const known = (headers as Record<string, unknown>)[name] as HeaderValue | HeaderValue[] | undefined;
       const next = known === undefined ? v : Array.isArray(known) ? known.concat([v]) : [known, v];
-      Object.defineProperty(headers, name, { value: next, writable: true, enumerable: true, configurable: true });
+      // An own property even for "__proto__" (kafkajs builds the object with a spread); plain assignment otherwise (fast).
+      if (name === '__proto__') Object.defineProperty(headers, name, { value: next, writable: true, enumerable: true, configurable: true });
+      else headers[name] = next;
     }
     decoder.offset = at.i;
     return { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext };
