@@ -1,12 +1,13 @@
+import { isoUtc } from '../core/iso-time.ts';
 import { CANONICAL_TYPES, schemaCatalog, type CanonicalType, type RawSchema, type SchemaCatalog } from '../codec/schemas.ts';
 
 /**
  * The sink's renderer of canonical records as JSON text: `JSON.stringify(toJson(value))` for a
  * decoded canonical record (the engine's shape, epoch-ms timestamps), written straight from the
  * value by code compiled from the record's Avro schema, without toJson's copy of every object
- * and array (toJson plus its ISO formatting were a sixth of the sink's CPU). Keys come in schema
- * order after `type`, as toJson keeps them; every `timestamp-millis` field is written as ISO-8601,
- * which is what toJson converts. test/pipeline/canonical-json.test.ts checks byte equality over
+ * and array (toJson and its ISO formatting were a sixth of the sink's CPU). Keys come in schema
+ * order after `type`, as toJson keeps them; every `timestamp-millis` field is written as ISO-8601
+ * by the core's isoUtc, which is what toJson converts. test/pipeline/canonical-json.test.ts checks byte equality over
  * every output the engine makes; a schema this renderer does not know (enum, bytes, fixed, other
  * unions) gets no renderer, and the caller uses toJson.
  */
@@ -21,44 +22,11 @@ type Render = (v: unknown) => string;
 
 class Unsupported extends Error {}
 
-const DAY_MS = 86_400_000;
-/** Years 0000–9999: toISOString's plain form (outside it writes ±YYYYYY; left to Date). */
-const MIN_MS = -62_167_219_200_000;
-const MAX_MS = 253_402_300_799_999;
-const SLOTS = 1024;
-const slotDay = new Float64Array(SLOTS).fill(Number.NaN);
-const slotPrefix: string[] = new Array<string>(SLOTS).fill('');
-
-const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
-const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
-
-/**
- * `new Date(ms).toISOString()`, with the date part cached per day in 1,024 slots: a snapshot's
- * timestamps span many days (deadlines, gates, the timeline), which a one-day cache keeps missing.
- */
-export function isoTime(ms: number): string {
-  if (!Number.isInteger(ms) || ms < MIN_MS || ms > MAX_MS) return new Date(ms).toISOString(); // same result, or the same RangeError
-  const day = Math.floor(ms / DAY_MS);
-  const slot = day & (SLOTS - 1);
-  if (slotDay[slot] !== day) {
-    slotPrefix[slot] = new Date(day * DAY_MS).toISOString().slice(0, 11);
-    slotDay[slot] = day;
-  }
-  let rest = ms - day * DAY_MS;
-  const millis = rest % 1000;
-  rest = (rest - millis) / 1000;
-  const seconds = rest % 60;
-  rest = (rest - seconds) / 60;
-  const minutes = rest % 60;
-  const hours = (rest - minutes) / 60;
-  return `${slotPrefix[slot]}${pad2(hours)}:${pad2(minutes)}:${pad2(seconds)}.${pad3(millis)}Z`;
-}
-
 // JSON.stringify of anything unexpected keeps the result identical whatever the value is.
 const jsonString: Render = (v) => JSON.stringify(v);
 const jsonNumber: Render = (v) => (typeof v === 'number' && Number.isFinite(v) ? `${v}` : JSON.stringify(v));
 const jsonBoolean: Render = (v) => (v === true ? 'true' : v === false ? 'false' : JSON.stringify(v));
-const jsonTimestamp: Render = (v) => (typeof v === 'number' ? `"${isoTime(v)}"` : JSON.stringify(v));
+const jsonTimestamp: Render = (v) => (typeof v === 'number' ? `"${isoUtc(v)}"` : JSON.stringify(v));
 
 const isTimestamp = (s: RawSchema) => typeof s === 'object' && !Array.isArray(s) && s.type === 'long' && s.logicalType === 'timestamp-millis';
 

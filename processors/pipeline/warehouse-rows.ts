@@ -5,7 +5,8 @@ import type { CanonicalType } from '../codec/schemas.ts';
 import { toJson, type CanonicalOutput } from '../core/canonical.ts';
 import type { Envelope } from '../core/envelope.ts';
 import type { ConsumedRecord } from '../kafka/ports.ts';
-import { canonicalJsonRenderer, isoTime } from './canonical-json.ts';
+import { isoUtc } from '../core/iso-time.ts';
+import { canonicalJsonRenderer } from './canonical-json.ts';
 
 /**
  * Rows of the warehouse tables (clickhouse/README.md) from decoded records, pure. Ids are
@@ -135,7 +136,7 @@ export function canonicalValueLine(value: CanonicalValue, r: ConsumedRecord): st
   }
   const jsonForm = (f: string): unknown => {
     const v = value[f];
-    return renderer.timestampFields.has(f) && typeof v === 'number' ? isoTime(v) : v;
+    return renderer.timestampFields.has(f) && typeof v === 'number' ? isoUtc(v) : v;
   };
   // Escaping scans the text, which flattens the rope the renderer built: writing the line into
   // the body then is one copy (a rope written as is measured slower: 24 vs 18 µs/event, bench:sink).
