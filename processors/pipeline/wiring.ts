@@ -131,7 +131,8 @@ export function processorPorts(
     transactionalSink: (p) => new KafkaTransactionalSink(ctx.kafka, `${txnPrefix}-p${p}`),
     readChangelog: (p, onRecord) => readPartitionsToEnd(ctx.kafka, ctx.layout.changelog, [p], onRecord),
     committedOffsets: async (p) => (await groupOffsets(ctx.kafka, groupId, rawTopics)).filter((o) => o.partition === p),
-    decode: envelopeDecoder(ctx),
+    // Synchronous once a schema id's writer is known (same values and codec errors): decodeAll then awaits nothing per record.
+    decode: sinkEnvelopeDecoder(ctx),
     encode: canonicalEncoder(ids),
   };
 }
