@@ -31,7 +31,7 @@ import { CANONICAL_KINDS, topicLayout } from '../processors/kafka/topics.ts';
 import { INPUT_TS_HEADER } from '../processors/pipeline/processor.ts';
 import { ClickHouseSink } from '../processors/pipeline/sink.ts';
 import { generatedEnvelopes } from '../processors/pipeline/traffic.ts';
-import { canonicalValueDecoder, sinkEnvelopeDecoder, type PipelineContext } from '../processors/pipeline/wiring.ts';
+import { canonicalValueDecoder, envelopeDecoder, type PipelineContext } from '../processors/pipeline/wiring.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -136,7 +136,7 @@ async function round(batches: RecordBatch[]): Promise<{ cpuMs: number; wallMs: n
       insert: async (_table, rows) => {
         for (const chunk of rows.body()) bytes += chunk.length;
       },
-      decodeEnvelope: sinkEnvelopeDecoder(ctx),
+      decodeEnvelope: envelopeDecoder(ctx),
       decodeCanonical: canonicalValueDecoder(ctx),
     },
     { layout },

@@ -8,7 +8,7 @@ import { serveMetrics } from './metrics.ts';
 import { Processor } from './processor.ts';
 import { ClickHouseSink, sinkTopics, type Rows } from './sink.ts';
 import { COLUMNS, type Table } from './warehouse-rows.ts';
-import { canonicalValueDecoder, createTopicsAndSchemas, sinkEnvelopeDecoder, pipelineContext, processorPorts, type PipelineContext } from './wiring.ts';
+import { canonicalValueDecoder, createTopicsAndSchemas, envelopeDecoder, pipelineContext, processorPorts, type PipelineContext } from './wiring.ts';
 
 /** Builds the processor and the sink from options, for the CLI, replay, tests and the benchmark. */
 export interface ProcessorRoleOptions {
@@ -102,7 +102,7 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
           clickhouse_settings: { insert_deduplication_token: token },
         });
       },
-      decodeEnvelope: sinkEnvelopeDecoder(ctx),
+      decodeEnvelope: envelopeDecoder(ctx),
       decodeCanonical: canonicalValueDecoder(ctx),
     },
     { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, stopAt: o.stopAt, startAt: o.startAt },

@@ -17,7 +17,6 @@ import type { EventSource } from '../kafka/ports.ts';
 import { SchemaRegistry } from '../kafka/registry.ts';
 import { CANONICAL_KINDS, DOMAINS, topicLayout, topicPrefix, topicSpecs, type TopicLayout } from '../kafka/topics.ts';
 import { endpoints as endpointsFromEnv, type Endpoints } from '../shared/config.ts';
-import type { EnvelopeDecoder } from './decode.ts';
 import type { CanonicalEncoder, ProcessorPorts } from './processor.ts';
 
 /** The one place where the pipeline meets real endpoints: Kafka, the registry, the codec. */
@@ -65,10 +64,6 @@ export async function createTopicsAndSchemas(ctx: PipelineContext, partitions: n
   return { topics, schemas };
 }
 
-export function envelopeDecoder(ctx: PipelineContext): EnvelopeDecoder {
-  return (value) => decodeEnvelopeFramed(value, ctx.registry.lookup);
-}
-
 export function canonicalEncoder(ids: SchemaIds): CanonicalEncoder {
   // Straight from the engine's epoch-ms shape to Avro (no ISO round trip).
   return (o: CanonicalOutput) => encodeCanonicalOutputFramed(o, ids.canonical[o.type]);
@@ -81,10 +76,10 @@ export function canonicalDecoder(ctx: PipelineContext) {
 }
 
 /**
- * The sink's decoders: the same results and errors as the framed decoders above, but synchronous
+ * The pipeline's record decoders: the same results and errors as the framed decoders, but synchronous
  * once the writer schema of a record's id has been fetched (the first record of an id goes the
  * async way and remembers it, as the registry client caches it anyway): three awaits per record
- * less on the sink's hot path.
+ * less on the processor's and the sink's hot paths.
  */
 function cachingWriters<T>(ctx: PipelineContext, decodeBody: (body: Buffer, writer: avro.Type) => T, decodeFramed: (buf: Buffer) => Promise<T>) {
   const writers = new Map<number, avro.Type>();
@@ -100,8 +95,8 @@ function cachingWriters<T>(ctx: PipelineContext, decodeBody: (body: Buffer, writ
   };
 }
 
-/** Raw envelopes for the sink (see cachingWriters). */
-export function sinkEnvelopeDecoder(ctx: PipelineContext): (value: Buffer) => Envelope | Promise<Envelope> {
+/** Raw envelopes, for the processor and the sink (see cachingWriters). */
+export function envelopeDecoder(ctx: PipelineContext): (value: Buffer) => Envelope | Promise<Envelope> {
   return cachingWriters(ctx, (body, writer) => decodeEnvelope(body, writer), (buf) => decodeEnvelopeFramed(buf, ctx.registry.lookup));
 }
 
@@ -132,7 +127,7 @@ export function processorPorts(
     readChangelog: (p, onRecord) => readPartitionsToEnd(ctx.kafka, ctx.layout.changelog, [p], onRecord),
     committedOffsets: async (p) => (await groupOffsets(ctx.kafka, groupId, rawTopics)).filter((o) => o.partition === p),
     // Synchronous once a schema id's writer is known (same values and codec errors): decodeAll then awaits nothing per record.
-    decode: sinkEnvelopeDecoder(ctx),
+    decode: envelopeDecoder(ctx),
     encode: canonicalEncoder(ids),
   };
 }

@@ -4,7 +4,7 @@ import { CANONICAL_TYPES, ENVELOPE_TYPE, schemaCatalog } from '../../processors/
 import { DealBook } from '../../processors/core/deal-book.ts';
 import { loadDefaultRules } from '../../processors/core/rules/load.ts';
 import { generatedEnvelopes } from '../../processors/pipeline/traffic.ts';
-import { canonicalValueDecoder, sinkEnvelopeDecoder, type PipelineContext } from '../../processors/pipeline/wiring.ts';
+import { canonicalValueDecoder, envelopeDecoder, type PipelineContext } from '../../processors/pipeline/wiring.ts';
 
 const catalog = schemaCatalog();
 const ids: Record<number, string> = { 1: ENVELOPE_TYPE, 2: CANONICAL_TYPES['masterdeal.snapshot'], 3: CANONICAL_TYPES['masterdeal.stage.changed'] };
@@ -23,7 +23,7 @@ describe("the sink's decoders", () => {
 
   it('given framed envelopes, then the same envelopes as the framed decoder: the first of a schema id asynchronously, the rest at once', async () => {
     const { ctx, lookup, calls } = context();
-    const decode = sinkEnvelopeDecoder(ctx);
+    const decode = envelopeDecoder(ctx);
     const first = decode(encodeEnvelopeFramed(envelopes[0]!, 1));
     expect(first).toBeInstanceOf(Promise);
     expect(await first).toEqual(await decodeEnvelopeFramed(encodeEnvelopeFramed(envelopes[0]!, 1), lookup));
@@ -39,7 +39,7 @@ describe("the sink's decoders", () => {
 
   it('given bad frames or an unknown schema id, then the same codec errors as the framed decoder', async () => {
     const { ctx, lookup } = context();
-    const decode = sinkEnvelopeDecoder(ctx);
+    const decode = envelopeDecoder(ctx);
     const good = encodeEnvelopeFramed(envelopes[0]!, 1);
     await decode(good);
     const cases = [Buffer.from([0, 0]), Buffer.from([1, 0, 0, 0, 1, 2]), Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), good.subarray(5)]), Buffer.concat([good.subarray(0, 5), Buffer.from([0xff, 0xff])])];
