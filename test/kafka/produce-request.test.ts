@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { produceRequestEncoder, type ProduceRequestArgs } from '../../processors/kafka/record-encoding.ts';
+import { bytesOrString, recordHeaders } from './arbitraries.ts';
 
 // kafkajs' own Produce v3 request, loaded here without installing ours (this file does not import kafkajs.ts).
 const require = createRequire(import.meta.url);
@@ -10,16 +11,11 @@ const kafkajsRequest = require('kafkajs/src/protocol/requests/produce/v3/request
 const Long = require('kafkajs/src/utils/long.js');
 const ours = produceRequestEncoder(kafkajsRequest as never) as unknown as (a: ProduceRequestArgs) => Request;
 
-const bytesOrString = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), fc.string({ unit: 'grapheme', maxLength: 80 }));
 const message = fc.record(
   {
     key: fc.option(bytesOrString),
     value: fc.option(bytesOrString),
-    headers: fc.dictionary(
-      fc.string({ minLength: 1, maxLength: 20 }),
-      fc.oneof(bytesOrString, fc.array(bytesOrString, { minLength: 1, maxLength: 3 })),
-      { maxKeys: 3 },
-    ),
+    headers: recordHeaders,
   },
   { requiredKeys: [] },
 );

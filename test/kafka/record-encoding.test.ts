@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { crc32C, encodeRecord, recordBatchEncoder, type RecordInput } from '../../processors/kafka/record-encoding.ts';
+import { bytesOrString, recordHeaders } from './arbitraries.ts';
 
 // kafkajs' own encoders, loaded here without installing ours (this file does not import kafkajs.ts).
 const require = createRequire(import.meta.url);
@@ -10,18 +11,13 @@ const { RecordBatch: kafkajsRecordBatch } = require('kafkajs/src/protocol/record
 const kafkajsCrc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
 const Long = require('kafkajs/src/utils/long.js');
 
-const bytesOrString = fc.oneof(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), fc.string({ unit: 'grapheme', maxLength: 80 }));
 const record = fc.record(
   {
     offsetDelta: fc.nat(100_000),
     timestampDelta: fc.oneof(fc.nat(2 ** 40), fc.constant(0)),
     key: fc.option(bytesOrString),
     value: fc.option(bytesOrString),
-    headers: fc.dictionary(
-      fc.string({ minLength: 1, maxLength: 20 }),
-      fc.oneof(bytesOrString, fc.array(bytesOrString, { minLength: 1, maxLength: 3 })),
-      { maxKeys: 3 },
-    ),
+    headers: recordHeaders,
   },
   { requiredKeys: ['offsetDelta', 'timestampDelta'] },
 ) as fc.Arbitrary<RecordInput>;
