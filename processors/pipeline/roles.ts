@@ -69,6 +69,8 @@ export interface SinkRoleOptions {
   groupId?: string;
   maxRows?: number;
   maxAgeMs?: number;
+  /** The max age while catching up (ClickHouseSink's backlogMaxAgeMs). */
+  backlogMaxAgeMs?: number;
   partitions?: number;
   /** Replay: per `topic:partition`, the first offset not to load. */
   stopAt?: Map<string, bigint>;
@@ -105,7 +107,7 @@ export async function startSink(o: SinkRoleOptions = {}, ctx: PipelineContext = 
       decodeEnvelope: envelopeDecoder(ctx),
       decodeCanonical: canonicalValueDecoder(ctx),
     },
-    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, stopAt: o.stopAt, startAt: o.startAt },
+    { layout: ctx.layout, maxRows: o.maxRows, maxAgeMs: o.maxAgeMs, backlogMaxAgeMs: o.backlogMaxAgeMs, stopAt: o.stopAt, startAt: o.startAt },
   );
   const running = sink.run();
   return { sink, running, ctx, close: () => client.close() };

@@ -3,6 +3,7 @@ import { serveMetrics } from '../../pipeline/metrics.ts';
 import { RulesMismatchError } from '../../core/index.ts';
 import { BACKLOG_RECORDS, BACKLOG_SNAPSHOT_INTERVAL_MS } from '../../pipeline/processor.ts';
 import { onShutdown, startProcessor, startSink } from '../../pipeline/roles.ts';
+import { SINK_BACKLOG_MAX_AGE_MS, SINK_BACKLOG_RECORDS } from '../../pipeline/sink.ts';
 
 const int = (v: string) => Number.parseInt(v, 10);
 const NAMESPACE_HELP =
@@ -70,13 +71,16 @@ export function register(program: Command): void {
     .option('--namespace <ns>', NAMESPACE_HELP)
     .option('--max-rows <n>', 'flush when this many rows are buffered', int, 50_000)
     .option('--max-age <ms>', 'a buffer this old is flushed as soon as no flush is in flight (one at a time, so under load flushes grow instead of queueing; latency vs. insert rate)', int, 100)
+    .option('--backlog-max-age <ms>', `the max age while more than ${SINK_BACKLOG_RECORDS} records behind (catching up): fewer, larger inserts; never below --max-age`, int, SINK_BACKLOG_MAX_AGE_MS)
     .option('--partitions <n>', 'partitions when topics must be created', int, 6)
     .option('--metrics-port <port>', 'Prometheus /metrics port (0 = off)', int, 9465)
     .addHelpText('after', `${PREFIX_HELP}\nExit codes: 0 stopped cleanly, 1 failed (see the JSON log on stderr).`)
-    .action(async (o: { group?: string; namespace?: string; maxRows: number; maxAge: number; partitions: number; metricsPort: number }) => {
+    .action(async (o: { group?: string; namespace?: string; maxRows: number; maxAge: number; backlogMaxAge: number; partitions: number; metricsPort: number }) => {
       const metrics = serveMetrics(o.metricsPort);
       try {
-        const { sink, running, close } = await startSink({ namespace: o.namespace, groupId: o.group, maxRows: o.maxRows, maxAgeMs: o.maxAge, partitions: o.partitions });
+        const { sink, running, close } = await startSink({
+          namespace: o.namespace, groupId: o.group, maxRows: o.maxRows, maxAgeMs: o.maxAge, backlogMaxAgeMs: o.backlogMaxAge, partitions: o.partitions,
+        });
         onShutdown(async () => {
           await sink.stop();
           await close();
