@@ -29,39 +29,40 @@ export function failureOf(err: unknown): DecodeFailure | undefined {
   return reason ? { reason, detail: err.message } : undefined;
 }
 
-export async function decodeRecord(record: ConsumedRecord, decode: EnvelopeDecoder): Promise<Decoded> {
+/**
+ * One record: synchronous when the decoder answers synchronously (its writer schema known), so a
+ * batch loop awaits nothing per record then; a promise otherwise.
+ */
+export function decodeRecordNow(record: ConsumedRecord, decode: EnvelopeDecoder): Decoded | Promise<Decoded> {
   if (record.value === null || record.value.length === 0) {
     return { ok: false, record, failure: { reason: 'empty_value', detail: 'record has no value (tombstone or empty)' } };
   }
   try {
-    return { ok: true, record, envelope: await decode(record.value) };
+    const envelope = decode(record.value);
+    if (envelope instanceof Promise) return envelope.then((e): Decoded => ({ ok: true, record, envelope: e }), (err) => rejected(record, err));
+    return { ok: true, record, envelope };
   } catch (err) {
-    const failure = failureOf(err);
-    if (!failure) throw err;
-    return { ok: false, record, failure };
+    return rejected(record, err);
   }
 }
 
-/**
- * decodeRecord over a batch, in order (inlined: no promise per record of its own). A decoder that
- * answers synchronously (its writer schema known) is not awaited: no microtask per record.
- */
+/** A dead-letter verdict for a decoding error, or the error rethrown when it is retriable. */
+function rejected(record: ConsumedRecord, err: unknown): Decoded {
+  const failure = failureOf(err);
+  if (!failure) throw err;
+  return { ok: false, record, failure };
+}
+
+export async function decodeRecord(record: ConsumedRecord, decode: EnvelopeDecoder): Promise<Decoded> {
+  return decodeRecordNow(record, decode);
+}
+
+/** decodeRecord over a batch, in order, awaiting only the records whose decoder answered with a promise. */
 export async function decodeAll(records: ConsumedRecord[], decode: EnvelopeDecoder): Promise<Decoded[]> {
   const out: Decoded[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
-    if (record.value === null || record.value.length === 0) {
-      out[i] = { ok: false, record, failure: { reason: 'empty_value', detail: 'record has no value (tombstone or empty)' } };
-      continue;
-    }
-    try {
-      const decoded = decode(record.value);
-      out[i] = { ok: true, record, envelope: decoded instanceof Promise ? await decoded : decoded };
-    } catch (err) {
-      const failure = failureOf(err);
-      if (!failure) throw err;
-      out[i] = { ok: false, record, failure };
-    }
+    const d = decodeRecordNow(records[i]!, decode);
+    out[i] = d instanceof Promise ? await d : d;
   }
   return out;
 }

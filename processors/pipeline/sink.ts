@@ -1,11 +1,10 @@
 import type { CanonicalType } from '../codec/schemas.ts';
-import type { BatchContext, ConsumedRecord, EventSource, RecordBatch } from '../kafka/ports.ts';
+import type { BatchContext, EventSource, RecordBatch } from '../kafka/ports.ts';
 import { CANONICAL_KINDS, DOMAINS, type TopicLayout } from '../kafka/topics.ts';
 import { TsvBody } from '../clickhouse/tsv.ts';
 import { log as rootLog } from '../shared/log.ts';
 import { RowBatcher, type Flush } from './batcher.ts';
-import type { Envelope } from '../core/envelope.ts';
-import { failureOf } from './decode.ts';
+import { decodeRecordNow, type EnvelopeDecoder } from './decode.ts';
 import * as m from './metrics.ts';
 import { INPUT_TS_HEADER } from './processor.ts';
 import { canonicalValueLine, rawEventLine, TABLES, type CanonicalValue, type Table } from './warehouse-rows.ts';
@@ -29,7 +28,7 @@ export interface SinkPorts {
   /** Inserts the rows; a retry passes the same rows (same body) and token. */
   insert(table: Table, rows: Rows, dedupToken: string): Promise<void>;
   /** Registry-framed envelope → validated envelope; synchronous when it can be (no await per record). */
-  decodeEnvelope(value: Buffer): Envelope | Promise<Envelope>;
+  decodeEnvelope: EnvelopeDecoder;
   /** A canonical record as decoded (the engine's shape, epoch-ms timestamps). */
   decodeCanonical(type: CanonicalType, value: Buffer): CanonicalValue | Promise<CanonicalValue>;
 }
@@ -146,11 +145,11 @@ export class ClickHouseSink {
       if (stop !== undefined && BigInt(r.offset) >= stop) continue;
       if (start !== undefined && BigInt(r.offset) < start) continue;
       if (kind === 'raw') {
-        let env = this.validEnvelope(r);
-        if (env instanceof Promise) env = await env;
+        let d = decodeRecordNow(r, this.ports.decodeEnvelope);
+        if (d instanceof Promise) d = await d;
         // Invalid raw records are the processor's to dead-letter; the warehouse keeps valid envelopes only.
-        if (env) {
-          rows.push(rawEventLine(env, r));
+        if (d.ok) {
+          rows.push(rawEventLine(d.envelope, r));
           t.raw.produced.push(r.timestamp);
           t.raw.consumed.push(consumedAt);
         } else this.stats.skippedInvalid++;
@@ -187,25 +186,6 @@ export class ClickHouseSink {
     // while the consumer goes on filling it: rows that arrive meanwhile ride along, not one flush later.
     if (this.batcher.size >= (this.opts.maxRows ?? 50_000)) await this.startFlush(ctx);
     else if (!this.inFlight && this.batcher.due(this.clock(), Infinity, this.maxAgeMs)) await this.startFlush(ctx);
-  }
-
-  /**
-   * The record's envelope, or undefined when the processor dead-letters it (decode.ts decodeRecord's
-   * rules: no value, or a codec failure that is not retriable); a retriable failure throws.
-   * Returns a plain value when the decoder answers synchronously: an await per record less.
-   */
-  private validEnvelope(r: ConsumedRecord): Envelope | undefined | Promise<Envelope | undefined> {
-    if (r.value === null || r.value.length === 0) return undefined;
-    const invalid = (err: unknown) => {
-      if (!failureOf(err)) throw err;
-      return undefined;
-    };
-    try {
-      const env = this.ports.decodeEnvelope(r.value);
-      return env instanceof Promise ? env.catch(invalid) : env;
-    } catch (err) {
-      return invalid(err);
-    }
   }
 
   /**
