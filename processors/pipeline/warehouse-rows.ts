@@ -50,10 +50,13 @@ function chTime(value: unknown): string | undefined {
   return toClickHouseTime(value);
 }
 
+/** A field of a canonical event's JSON form. */
+type JsonField = (field: string) => unknown;
+
 /** Business time of a canonical event: its first time field present, else the record's timestamp. */
-function canonicalTime(body: CanonicalJson, r: ConsumedRecord): string | undefined {
+function canonicalTime(field: JsonField, r: ConsumedRecord): string | undefined {
   for (const f of TIME_FIELDS) {
-    const time = chTime(body[f]);
+    const time = chTime(field(f));
     if (time !== undefined) return time;
   }
   return toClickHouseTime(r.timestamp);
@@ -64,25 +67,25 @@ export function canonicalEventRow(body: CanonicalJson, r: ConsumedRecord): Recor
     canonical_id: canonicalId(body),
     type: body.type,
     master_deal_id: body.master_deal_id,
-    event_ts: canonicalTime(body, r),
+    event_ts: canonicalTime((f) => body[f], r),
     body: JSON.stringify(body),
     ...where(r),
   };
 }
 
-function snapshotVersion(body: CanonicalJson, r: ConsumedRecord): number {
-  if (typeof body.version === 'number') return body.version;
+function snapshotVersion(version: unknown, r: ConsumedRecord): number {
+  if (typeof version === 'number') return version;
   return Number(r.headers['masterdeal.version']?.toString() ?? 0);
 }
 
-const snapshotTime = (body: CanonicalJson, r: ConsumedRecord) => chTime(body.last_event_ts) ?? toClickHouseTime(r.timestamp);
+const snapshotTime = (field: JsonField, r: ConsumedRecord) => chTime(field('last_event_ts')) ?? toClickHouseTime(r.timestamp);
 
 export function snapshotRow(body: CanonicalJson, r: ConsumedRecord): Record<string, unknown> {
   return {
     master_deal_id: body.master_deal_id,
-    version: snapshotVersion(body, r),
+    version: snapshotVersion(body.version, r),
     stage: String(body.stage ?? ''),
-    updated_at: snapshotTime(body, r),
+    updated_at: snapshotTime((f) => body[f], r),
     body: JSON.stringify(body),
   };
 }
@@ -106,11 +109,11 @@ export function rawEventLine(env: Envelope, r: ConsumedRecord): string {
 }
 
 export function canonicalEventLine(body: CanonicalJson, r: ConsumedRecord): string {
-  return `${text(canonicalId(body))}\t${text(body.type)}\t${text(body.master_deal_id)}\t${text(canonicalTime(body, r))}\t${json(JSON.stringify(body))}\t${whereLine(r)}`;
+  return `${text(canonicalId(body))}\t${text(body.type)}\t${text(body.master_deal_id)}\t${text(canonicalTime((f) => body[f], r))}\t${json(JSON.stringify(body))}\t${whereLine(r)}`;
 }
 
 export function snapshotLine(body: CanonicalJson, r: ConsumedRecord): string {
-  return `${text(body.master_deal_id)}\t${num(snapshotVersion(body, r), 'version')}\t${escapeTsv(String(body.stage ?? ''))}\t${text(snapshotTime(body, r))}\t${json(JSON.stringify(body))}`;
+  return `${text(body.master_deal_id)}\t${num(snapshotVersion(body.version, r), 'version')}\t${escapeTsv(String(body.stage ?? ''))}\t${text(snapshotTime((f) => body[f], r))}\t${json(JSON.stringify(body))}`;
 }
 
 // ---- lines straight from decoded canonical records (the engine's shape, epoch ms) ---------
@@ -134,7 +137,7 @@ export function canonicalValueLine(value: CanonicalValue, r: ConsumedRecord): st
     const body = toJson(value as unknown as CanonicalOutput) as CanonicalJson;
     return value.type === 'masterdeal.snapshot' ? snapshotLine(body, r) : canonicalEventLine(body, r);
   }
-  const jsonForm = (f: string): unknown => {
+  const jsonForm: JsonField = (f) => {
     const v = value[f];
     return renderer.timestampFields.has(f) && typeof v === 'number' ? isoUtc(v) : v;
   };
@@ -142,12 +145,8 @@ export function canonicalValueLine(value: CanonicalValue, r: ConsumedRecord): st
   // the body then is one copy (a rope written as is measured slower: 24 vs 18 µs/event, bench:sink).
   const body = json(renderer.render(value));
   if (value.type === 'masterdeal.snapshot') {
-    const version = typeof value.version === 'number' ? value.version : Number(r.headers['masterdeal.version']?.toString() ?? 0);
-    const updatedAt = chTime(jsonForm('last_event_ts')) ?? toClickHouseTime(r.timestamp);
-    return `${text(value.master_deal_id as string | undefined)}\t${num(version, 'version')}\t${escapeTsv(String(value.stage ?? ''))}\t${text(updatedAt)}\t${body}`;
+    const version = snapshotVersion(value.version, r);
+    return `${text(value.master_deal_id as string | undefined)}\t${num(version, 'version')}\t${escapeTsv(String(value.stage ?? ''))}\t${text(snapshotTime(jsonForm, r))}\t${body}`;
   }
-  let time: string | undefined;
-  for (const f of TIME_FIELDS) if ((time = chTime(jsonForm(f))) !== undefined) break;
-  time ??= toClickHouseTime(r.timestamp);
-  return `${text(id)}\t${text(value.type)}\t${text(value.master_deal_id as string | undefined)}\t${text(time)}\t${body}\t${whereLine(r)}`;
+  return `${text(id)}\t${text(value.type)}\t${text(value.master_deal_id as string | undefined)}\t${text(canonicalTime(jsonForm, r))}\t${body}\t${whereLine(r)}`;
 }
