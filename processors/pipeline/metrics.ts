@@ -144,26 +144,6 @@ export function observeMany(histogram: client.Histogram<string>, labels: Record<
   for (let b = 0; b < bounds.length; b++) if (counts[b]! > 0) series.bucketValues[bounds[b]!]! += counts[b]!;
 }
 
-/** `n` observations of the same value (e.g. a flush's insert time, once per row it carried). */
-export function observeRepeated(histogram: client.Histogram<string>, labels: Record<string, string>, value: number, n: number): void {
-  if (n <= 0) return;
-  histogram.observe(labels, value);
-  const series = n > 1 ? seriesOf(histogram, labels) : undefined;
-  if (n > 1 && !series) {
-    for (let i = 1; i < n; i++) histogram.observe(labels, value);
-    return;
-  }
-  if (!series) return;
-  const bounds = (histogram as unknown as { upperBounds: readonly number[] }).upperBounds;
-  // Summed one by one, so the _sum is the same float as n separate observations give.
-  let sum = series.sum;
-  for (let i = 1; i < n; i++) sum += value;
-  series.sum = sum;
-  series.count += n - 1;
-  const bound = bounds.find((b) => value <= b);
-  if (bound !== undefined) series.bucketValues[bound]! += n - 1;
-}
-
 const seriesCache = new WeakMap<object, Map<string, SeriesState>>();
 
 /** The series of `labels` in the histogram's internal map, if it has the expected shape (found once, then cached). */

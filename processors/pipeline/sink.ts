@@ -232,7 +232,7 @@ export class ClickHouseSink {
    * the same observations as one per row and stage, counted a series at a time (observeMany).
    */
   private observe(t: Timings, acked: number): void {
-    const insert = (acked - t.takenAt) / 1000;
+    const insertMs = acked - t.takenAt;
     for (const rows of ['raw', 'canonical', 'snapshot'] as const) {
       const { produced, consumed } = t[rows];
       const n = produced.length;
@@ -256,7 +256,8 @@ export class ClickHouseSink {
       }
       for (let i = 0; i < n; i++) stage[i] = t.takenAt - consumed[i]!;
       m.observeMany(m.sinkStageSeconds, { path: rows, stage: 'buffer' }, stage, 1000);
-      m.observeRepeated(m.sinkStageSeconds, { path: rows, stage: 'insert' }, insert, n);
+      stage.fill(insertMs);
+      m.observeMany(m.sinkStageSeconds, { path: rows, stage: 'insert' }, stage, 1000);
     }
   }
 
