@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { log } from '../shared/log.ts';
+import { sizeOfZigZag, writeZigZag } from '../codec/varint.ts';
 
 /**
  * A leaner record encoding for kafkajs' produce path, installed into kafkajs' own modules.
@@ -94,38 +95,17 @@ function encoderOver(buf: Buffer): KafkajsEncoder {
   return e;
 }
 
-/** LEB128 of the zig-zag form, for any safe integer (kafkajs: writeVarInt / writeVarLong). */
-function sizeOfVarint(v: number): number {
-  let zz = v >= 0 ? v * 2 : -v * 2 - 1;
-  let n = 1;
-  while (zz >= 128) {
-    zz = Math.floor(zz / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Buffer, at: number, v: number): number {
-  let zz = v >= 0 ? v * 2 : -v * 2 - 1;
-  while (zz >= 128) {
-    buf[at++] = (zz % 128) | 128;
-    zz = Math.floor(zz / 128);
-  }
-  buf[at++] = zz;
-  return at;
-}
-
 /** Strings become their UTF-8 bytes (as kafkajs writes them), null/undefined stay null. */
 function bytesOf(v: unknown): Buffer | null {
   if (v === null || v === undefined) return null;
   return Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
 }
 
-const sizeOfBytes = (b: Buffer | null) => (b === null ? 1 : sizeOfVarint(b.length) + b.length);
+const sizeOfBytes = (b: Buffer | null) => (b === null ? 1 : sizeOfZigZag(b.length) + b.length);
 
 function writeBytes(buf: Buffer, at: number, b: Buffer | null): number {
-  if (b === null) return writeVarint(buf, at, -1);
-  at = writeVarint(buf, at, b.length);
+  if (b === null) return writeZigZag(buf, at, -1);
+  at = writeZigZag(buf, at, b.length);
   b.copy(buf, at);
   return at + b.length;
 }
@@ -142,16 +122,16 @@ export const encodeRecord: RecordFn = ({ offsetDelta = 0, timestampDelta = 0, ke
       for (const one of Array.isArray(hv) ? hv : [hv]) hs.push(Buffer.from(name, 'utf8'), bytesOf(one));
     }
   }
-  let body = 1 + sizeOfVarint(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfBytes(k) + sizeOfBytes(v) + sizeOfVarint(hs.length / 2);
+  let body = 1 + sizeOfZigZag(timestampDelta) + sizeOfZigZag(offsetDelta) + sizeOfBytes(k) + sizeOfBytes(v) + sizeOfZigZag(hs.length / 2);
   for (const h of hs) body += sizeOfBytes(h);
-  const buf = Buffer.allocUnsafe(sizeOfVarint(body) + body);
-  let at = writeVarint(buf, 0, body);
+  const buf = Buffer.allocUnsafe(sizeOfZigZag(body) + body);
+  let at = writeZigZag(buf, 0, body);
   buf[at++] = 0; // attributes: none used
-  at = writeVarint(buf, at, timestampDelta);
-  at = writeVarint(buf, at, offsetDelta);
+  at = writeZigZag(buf, at, timestampDelta);
+  at = writeZigZag(buf, at, offsetDelta);
   at = writeBytes(buf, at, k);
   at = writeBytes(buf, at, v);
-  at = writeVarint(buf, at, hs.length / 2);
+  at = writeZigZag(buf, at, hs.length / 2);
   for (const h of hs) at = writeBytes(buf, at, h);
   return encoderOver(buf);
 };
@@ -234,10 +214,10 @@ const BATCH_HEAD = 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
 
 type Value = Buffer | string | null | undefined;
 const byteLengthOf = (v: Value) => (v === null || v === undefined ? -1 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
-const sizeOfValue = (n: number) => (n < 0 ? 1 : sizeOfVarint(n) + n);
+const sizeOfValue = (n: number) => (n < 0 ? 1 : sizeOfZigZag(n) + n);
 
 function writeValue(buf: Buffer, at: number, v: Value, n: number): number {
-  at = writeVarint(buf, at, n);
+  at = writeZigZag(buf, at, n);
   if (n <= 0) return at;
   if (typeof v === 'string') buf.write(v, at, n, 'utf8');
   else (v as Buffer).copy(buf, at);
@@ -292,7 +272,7 @@ function encodeProduceBody(
         const k = byteLengthOf(m.key);
         const v = byteLengthOf(m.value);
         lens.push(k, v);
-        let body = 1 + 1 + sizeOfVarint(i) + sizeOfValue(k) + sizeOfValue(v);
+        let body = 1 + 1 + sizeOfZigZag(i) + sizeOfValue(k) + sizeOfValue(v);
         let count = 0;
         const headers = m.headers;
         if (headers) {
@@ -307,9 +287,9 @@ function encodeProduceBody(
             }
           }
         }
-        body += sizeOfVarint(count);
+        body += sizeOfZigZag(count);
         lens.push(body);
-        batch += sizeOfVarint(body) + body;
+        batch += sizeOfZigZag(body) + body;
       }
       total += 4 + 4 + batch;
     }
@@ -357,15 +337,15 @@ function encodeProduceBody(
         let hi = li;
         if (headers) for (const name in headers) { const hv = headers[name]; li += Array.isArray(hv) ? hv.length : 1; }
         const body = lens[li++]!;
-        at = writeVarint(buf, at, body);
+        at = writeZigZag(buf, at, body);
         buf[at++] = 0; // attributes
         buf[at++] = 0; // timestampDelta: no message carries a timestamp
-        at = writeVarint(buf, at, i); // offsetDelta
+        at = writeZigZag(buf, at, i); // offsetDelta
         at = writeValue(buf, at, m.key, k);
         at = writeValue(buf, at, m.value, v);
         let count = 0;
         if (headers) for (const name in headers) { const hv = headers[name]; count += Array.isArray(hv) ? hv.length : 1; }
-        at = writeVarint(buf, at, count);
+        at = writeZigZag(buf, at, count);
         if (headers) {
           for (const name in headers) {
             const hv = headers[name];

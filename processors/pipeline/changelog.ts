@@ -1,5 +1,6 @@
 import type { DealState, SavedDealState } from '../core/index.ts';
 import { schemaCatalog } from '../codec/schemas.ts';
+import { writeZigZag } from '../codec/varint.ts';
 
 /**
  * The processor's changelog values (compacted topic, key = master_deal_id).
@@ -54,25 +55,13 @@ function ensure(n: number): void {
 const MIN_EXACT_LONG = -(2 ** 52);
 const MAX_EXACT_LONG = 2 ** 53 - 2;
 
-/** Avro long/int: zig-zag LEB128 (epoch ms, watermarks, versions). */
+/** Avro long/int (epoch ms, watermarks, versions). */
 function writeLong(v: number): void {
   ensure(10);
-  if ((v | 0) === v && v >= -0x40000000 && v < 0x40000000) {
-    let zz = (v << 1) ^ (v >> 31);
-    while (zz > 0x7f) {
-      scratch[pos++] = (zz & 0x7f) | 0x80;
-      zz >>>= 7;
-    }
-    scratch[pos++] = zz;
-    return;
+  if ((v | 0) !== v && !(v >= MIN_EXACT_LONG && v <= MAX_EXACT_LONG && Number.isInteger(v))) {
+    throw new RangeError(`changelog value: ${v} is not an integer in [-2^52, 2^53 - 2]`);
   }
-  if (!(v >= MIN_EXACT_LONG && v <= MAX_EXACT_LONG && Number.isInteger(v))) throw new RangeError(`changelog value: ${v} is not an integer in [-2^52, 2^53 - 2]`);
-  let zz = v >= 0 ? v * 2 : -v * 2 - 1;
-  while (zz >= 128) {
-    scratch[pos++] = (zz % 128) | 128;
-    zz = Math.floor(zz / 128);
-  }
-  scratch[pos++] = zz;
+  pos = writeZigZag(scratch, pos, v);
 }
 
 /** Avro string: length, then UTF-8 written natively (the length prefix is fixed up after). */
