@@ -1,5 +1,6 @@
 import type { CanonicalEvent, TimelineEntry } from './canonical.ts';
 import { compiled, type Compiled } from './compiled-rules.ts';
+import { closedId, closedIdHash, publishOnce, stageChangedId, stageChangedIdHash } from './published-ids.ts';
 import type { Effect, Rules } from './rules/load.ts';
 
 /**
@@ -100,15 +101,16 @@ export const transitionKey = (t: TimelineEntry) => `${t.cause_event_id}:${t.from
 const sameTransition = (a: TimelineEntry, b: TimelineEntry) =>
   a === b || (a.cause_event_id === b.cause_event_id && a.from_stage === b.from_stage && a.to_stage === b.to_stage);
 
-/** Publishes the transitions of the new timeline that the old one did not have. */
-export function diffTimeline(before: TimelineEntry[], after: TimelineEntry[], deal: string, rules: Rules, out: CanonicalEvent[]): void {
+/** Publishes the transitions of the new timeline that the old one did not have (each id once: `emitted`). */
+export function diffTimeline(before: TimelineEntry[], after: TimelineEntry[], deal: string, rules: Rules, out: CanonicalEvent[], emitted: number[]): void {
   let common = 0;
   while (common < before.length && common < after.length && sameTransition(before[common], after[common])) common++;
   if (common === after.length) return;
   const old = common === before.length ? undefined : new Set(before.slice(common).map(transitionKey));
-  publishTransitions(after, common, old, deal, compiled(rules), out);
+  publishTransitions(after, common, old, deal, compiled(rules), out, emitted);
 }
 
+/** stage.changed (and closed, into a final stage) for after[from..], except `old` keys and ids already in `emitted`. */
 export function publishTransitions(
   after: TimelineEntry[],
   from: number,
@@ -116,29 +118,32 @@ export function publishTransitions(
   deal: string,
   c: Compiled,
   out: CanonicalEvent[],
+  emitted: number[],
 ): void {
   for (let i = from; i < after.length; i++) {
     const t = after[i];
-    const key = transitionKey(t);
-    if (old?.has(key)) continue;
-    out.push({
-      type: 'masterdeal.stage.changed',
-      event_id: `${deal}:stage:${key}`,
-      master_deal_id: deal,
-      from_stage: t.from_stage,
-      to_stage: t.to_stage,
-      event_ts: t.event_ts,
-      cause_event_id: t.cause_event_id,
-      compensation: t.compensation,
-    });
-    if (c.finalStages.has(t.to_stage)) {
+    if (old?.has(transitionKey(t))) continue;
+    const cause = t.cause_event_id;
+    if (publishOnce(emitted, stageChangedIdHash(deal, cause, t.from_stage, t.to_stage))) {
+      out.push({
+        type: 'masterdeal.stage.changed',
+        event_id: stageChangedId(deal, cause, t.from_stage, t.to_stage),
+        master_deal_id: deal,
+        from_stage: t.from_stage,
+        to_stage: t.to_stage,
+        event_ts: t.event_ts,
+        cause_event_id: cause,
+        compensation: t.compensation,
+      });
+    }
+    if (c.finalStages.has(t.to_stage) && publishOnce(emitted, closedIdHash(deal, cause))) {
       out.push({
         type: 'masterdeal.closed',
-        event_id: `${deal}:closed:${t.cause_event_id}`,
+        event_id: closedId(deal, cause),
         master_deal_id: deal,
         stage: t.to_stage,
         event_ts: t.event_ts,
-        cause_event_id: t.cause_event_id,
+        cause_event_id: cause,
       });
     }
   }

@@ -12,7 +12,7 @@ import {
   type FactEvent,
 } from './derivation.ts';
 import type { Envelope } from './envelope.ts';
-import { emittedOf, suppressEmitted } from './published-ids.ts';
+import { emittedOf } from './published-ids.ts';
 import type { Rules } from './rules/load.ts';
 import { diffSlas, publishTimers, recordTimers, settleSla, slaView, timersOf, withWatermark } from './sla-timers.ts';
 
@@ -140,9 +140,10 @@ export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs
   );
   const outputs: CanonicalEvent[] = [];
   if (derived !== state.derived) {
-    diffTimeline(state.derived.timeline, derived.timeline, next.master_deal_id, rules, outputs);
-    diffSlas(state.derived, derived, next.master_deal_id, rules, outputs);
-    if (outputs.length > 0) next.emitted = suppressEmitted(next.emitted as number[], outputs, 0, false);
+    const emitted = (next.emitted as number[]).slice();
+    diffTimeline(state.derived.timeline, derived.timeline, next.master_deal_id, rules, outputs, emitted);
+    diffSlas(state.derived, derived, next.master_deal_id, rules, outputs, emitted);
+    if (outputs.length > 0) next.emitted = emitted;
     settleSla(next, rules, outputs, false);
   } else if (next.next_deadline !== null && next.watermark !== null && next.watermark > next.next_deadline) {
     settleSla(next, rules, outputs, false);
@@ -251,15 +252,13 @@ export function applyInPlace(
 
   if (prev !== null || touched !== 0 || (timelineFrom >= 0 && state.derived.timeline.length > timelineFrom)) {
     const after = state.derived.timeline;
-    const from = out.length;
     if (prev === null) {
-      publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out);
-      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out);
+      publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out, state.emitted);
+      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out, state.emitted);
     } else {
-      diffTimeline(prev.timeline, after, state.master_deal_id, rules, out);
-      diffSlas(prev, state.derived, state.master_deal_id, rules, out);
+      diffTimeline(prev.timeline, after, state.master_deal_id, rules, out, state.emitted);
+      diffSlas(prev, state.derived, state.master_deal_id, rules, out, state.emitted);
     }
-    if (out.length > from) suppressEmitted(state.emitted, out, from, true);
     settleSla(state, rules, out, true);
   } else if (state.next_deadline !== null && state.watermark !== null && state.watermark > state.next_deadline) {
     settleSla(state, rules, out, true);
@@ -372,10 +371,15 @@ function maxWatermark(a: number | null, b: number | null | undefined): number | 
   return a === null ? b : Math.max(a, b);
 }
 
-/** A 30-bit FNV-1a hash of an event id (small integers keep `seen_hash` a packed array of SMIs). */
+/**
+ * A 30-bit hash of an event id's length and last (up to) 8 characters: small integers keep
+ * `seen_hash` a packed array of SMIs. It only pre-filters (a match is confirmed on the string), so
+ * it samples where ids differ — UUIDs anywhere, sequence numbers at the end — instead of reading
+ * every character. In memory only (never saved), so it may change freely.
+ */
 function seenHash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  let h = 0x811c9dc5 ^ id.length;
+  for (let i = id.length > 8 ? id.length - 8 : 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   return h & 0x3fffffff;
 }
 

@@ -1,11 +1,58 @@
-import type { CanonicalEvent } from './canonical.ts';
-import { transitionKey } from './derivation.ts';
 import type { DealState } from './engine.ts';
 
 /**
  * At most once per output id: a deal remembers 53-bit hashes of the stage.changed / closed /
  * sla.updated ids it published, so a re-derivation after a late event does not publish them again.
+ * The ids are built here, and hashed from their parts (no concatenated string to read back).
  */
+
+export const stageChangedId = (deal: string, cause: string, from: string, to: string) => `${deal}:stage:${cause}:${from}>${to}`;
+export const closedId = (deal: string, cause: string) => `${deal}:closed:${cause}`;
+export const slaUpdatedId = (deal: string, sla: string, startId: string, stopId: string | null) =>
+  `${deal}:sla:${sla}:${startId}:${stopId === null ? '-' : stopId}`;
+
+/** idHash(stageChangedId(...)) */
+export function stageChangedIdHash(deal: string, cause: string, from: string, to: string): number {
+  begin(deal.length + 9 + cause.length + from.length + to.length);
+  feed(deal);
+  feed(':stage:');
+  feed(cause);
+  feed(':');
+  feed(from);
+  feed('>');
+  feed(to);
+  return digest();
+}
+
+/** idHash(closedId(...)) */
+export function closedIdHash(deal: string, cause: string): number {
+  begin(deal.length + 8 + cause.length);
+  feed(deal);
+  feed(':closed:');
+  feed(cause);
+  return digest();
+}
+
+/** idHash(slaUpdatedId(...)) */
+export function slaUpdatedIdHash(deal: string, sla: string, startId: string, stopId: string | null): number {
+  const stop = stopId === null ? '-' : stopId;
+  begin(deal.length + 7 + sla.length + startId.length + stop.length);
+  feed(deal);
+  feed(':sla:');
+  feed(sla);
+  feed(':');
+  feed(startId);
+  feed(':');
+  feed(stop);
+  return digest();
+}
+
+/** Whether an output of id hash `hash` is new to `emitted` (then it is recorded there). */
+export function publishOnce(emitted: number[], hash: number): boolean {
+  if (emitted.includes(hash)) return false;
+  emitted.push(hash);
+  return true;
+}
 
 /**
  * The state's emitted-id hashes. A state written before the field existed gets those of its
@@ -16,49 +63,43 @@ export function emittedOf(state: DealState): number[] {
   const hashes: number[] = [];
   const deal = state.master_deal_id;
   for (const t of state.derived.timeline) {
-    const key = transitionKey(t);
-    hashes.push(idHash(`${deal}:stage:${key}`), idHash(`${deal}:closed:${t.cause_event_id}`));
+    hashes.push(stageChangedIdHash(deal, t.cause_event_id, t.from_stage, t.to_stage), closedIdHash(deal, t.cause_event_id));
   }
   return hashes;
 }
 
 /**
- * Drops from out[from..] the outputs whose id is in `emitted` (or repeated within the step) and
- * records the others. `inPlace`: `emitted` and `out` are updated in place and `emitted` is
- * returned; otherwise `emitted` is left as it is and a copy is returned (`out` is always the
- * step's own array).
+ * A 53-bit hash of an output id (two 32-bit FNV-1a variants): 8 bytes a published output, and a
+ * collision (which would drop a real output) is ~1e-13 likely for a deal's ~20 outputs. Saved in
+ * changelog states, so it must not change. Fed part by part through two lanes (not re-entrant).
  */
-export function suppressEmitted(emitted: number[], out: CanonicalEvent[], from: number, inPlace: boolean): number[] {
-  let list = emitted;
-  let copied = inPlace;
-  let w = from;
-  for (let r = from; r < out.length; r++) {
-    const o = out[r];
-    const h = idHash(o.event_id);
-    if (list.includes(h)) continue;
-    if (!copied) {
-      list = list.slice();
-      copied = true;
-    }
-    list.push(h);
-    out[w++] = o;
-  }
-  out.length = w;
-  return list;
+export function idHash(id: string): number {
+  begin(id.length);
+  feed(id);
+  return digest();
 }
 
-/**
- * A 53-bit hash of an output id (two 32-bit FNV-1a variants): 8 bytes a published output, and a
- * collision (which would drop a real output) is ~1e-13 likely for a deal's ~20 outputs.
- */
-function idHash(id: string): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ id.length;
-  for (let i = 0; i < id.length; i++) {
-    const ch = id.charCodeAt(i);
+let laneA = 0;
+let laneB = 0;
+
+function begin(length: number): void {
+  laneA = 0x811c9dc5;
+  laneB = 0x01000193 ^ length;
+}
+
+function feed(part: string): void {
+  let a = laneA;
+  let b = laneB;
+  for (let i = 0; i < part.length; i++) {
+    const ch = part.charCodeAt(i);
     a = Math.imul(a ^ ch, 0x01000193);
     b = Math.imul(b ^ ch, 0x5bd1e995);
     b ^= b >>> 15;
   }
-  return (a >>> 0) + (b >>> 11) * 0x100000000;
+  laneA = a;
+  laneB = b;
+}
+
+function digest(): number {
+  return (laneA >>> 0) + (laneB >>> 11) * 0x100000000;
 }

@@ -2,6 +2,7 @@ import type { CanonicalEvent, SlaView } from './canonical.ts';
 import { compiled, type Compiled } from './compiled-rules.ts';
 import { sameMarks, type Derived, type Mark } from './derivation.ts';
 import type { DealState } from './engine.ts';
+import { publishOnce, slaUpdatedId, slaUpdatedIdHash } from './published-ids.ts';
 import type { Rules } from './rules/load.ts';
 
 /**
@@ -98,15 +99,15 @@ export function withWatermark(v: SlaView, watermark: number | null): SlaView {
   return { ...v, breached: true, status: 'breached' };
 }
 
-/** Publishes the sla.updated of every timer whose start or stop moved between two derivations. */
-export function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rules, out: CanonicalEvent[]): void {
+/** Publishes the sla.updated of every timer whose start or stop moved between two derivations (each id once: `emitted`). */
+export function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rules, out: CanonicalEvent[], emitted: number[]): void {
   const c = compiled(rules);
   let touched = 0;
   rules.slas.forEach((sla, i) => {
     if (!sameMarks(prev.marks, next.marks, sla.deps)) touched |= 1 << i; // else: an untouched timer
   });
   recordTimers(rules, prev, touched, c);
-  publishTimers(rules, next, touched, deal, c, out);
+  publishTimers(rules, next, touched, deal, c, out, emitted);
 }
 
 /** The SLA timers (bits, rules order) that depend on any of the facts in `factBits`. */
@@ -128,8 +129,8 @@ export function recordTimers(rules: Rules, d: Derived, touched: number, c: Compi
   }
 }
 
-/** Publishes sla.updated for each `touched` timer whose start or stop differs in `next` from c.before. */
-export function publishTimers(rules: Rules, next: Derived, touched: number, deal: string, c: Compiled, out: CanonicalEvent[]): void {
+/** Publishes sla.updated for each `touched` timer whose start or stop differs in `next` from c.before (ids not in `emitted`). */
+export function publishTimers(rules: Rules, next: Derived, touched: number, deal: string, c: Compiled, out: CanonicalEvent[], emitted: number[]): void {
   const { before } = c;
   for (let i = 0; i < rules.slas.length; i++) {
     if ((touched & (1 << i)) === 0) continue;
@@ -147,12 +148,13 @@ export function publishTimers(rules: Rules, next: Derived, touched: number, deal
     // The fields of slaView(rules, next, sla), read from `b` (no second evaluation, no view object).
     const start = b.start;
     const stop = b.stop;
+    if (!publishOnce(emitted, slaUpdatedIdHash(deal, sla.name, start.id, bStopId))) continue;
     const breached = stop !== null && b.stoppedAt > b.deadline;
     let duration: number | null = null;
     if (stop !== null) duration = sla.calendar ? sla.calendar.elapsed(start.ts, b.stoppedAt) : b.stoppedAt - start.ts;
     out.push({
       type: 'masterdeal.sla.updated',
-      event_id: `${deal}:sla:${sla.name}:${start.id}:${stop === null ? '-' : stop.id}`,
+      event_id: slaUpdatedId(deal, sla.name, start.id, bStopId),
       master_deal_id: deal,
       sla: sla.name,
       status: stop === null ? 'open' : breached ? 'breached' : 'met',
