@@ -40,7 +40,7 @@ export interface DealState {
   /** Every distinct event_id seen, in arrival order (the dedupe set, including KPI/NPS events). */
   seen: string[];
   /**
-   * `seenHash(seen[i])`, same order: the dedupe check scans these small numbers (one packed
+   * `eventIdHash(seen[i])`, same order: the dedupe check scans these small numbers (one packed
    * array) and compares an id string only on a hash match, instead of touching every id string.
    * Derivable from `seen`; absent in states written before it existed (see `seenHashesOf`).
    */
@@ -62,6 +62,9 @@ export interface DealState {
   first_event_ts: number | null;
   last_event_ts: number | null;
 }
+
+/** What the engine reads of an envelope (the payload feeds only the warehouse). */
+export type DealEvent = Pick<Envelope, 'event_id' | 'event_type' | 'master_deal_id' | 'event_ts'>;
 
 export interface Step {
   state: DealState;
@@ -96,12 +99,12 @@ function dealState(
  * object and no outputs. `watermarkMs`, when given, is applied in the same step (cheaper than a
  * separate advanceWatermark call).
  */
-export function apply(state: DealState, env: Envelope, rules: Rules, watermarkMs?: number | null): Step {
+export function apply(state: DealState, env: DealEvent, rules: Rules, watermarkMs?: number | null): Step {
   if (env.master_deal_id !== state.master_deal_id) {
     throw new Error(`event ${env.event_id} of deal ${env.master_deal_id} applied to deal ${state.master_deal_id}`);
   }
   const hashes = seenHashesOf(state);
-  const hash = seenHash(env.event_id);
+  const hash = eventIdHash(env.event_id);
   if (isSeen(state.seen, hashes, env.event_id, hash)) {
     // A duplicate changes nothing, unless the watermark it brings makes a deadline due.
     const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
@@ -190,7 +193,19 @@ export function advanceWatermark(state: DealState, watermarkMs: number, rules: R
  */
 export function applyInPlace(
   state: DealState,
-  env: Envelope,
+  env: DealEvent,
+  rules: Rules,
+  watermarkMs: number | null | undefined,
+  out: CanonicalEvent[],
+): boolean {
+  return applyHashedInPlace(state, env, eventIdHash(env.event_id), rules, watermarkMs, out);
+}
+
+/** `applyInPlace` with `eventIdHash(env.event_id)` already computed (a batch computes it while the id is in cache). */
+export function applyHashedInPlace(
+  state: DealState,
+  env: DealEvent,
+  hash: number,
   rules: Rules,
   watermarkMs: number | null | undefined,
   out: CanonicalEvent[],
@@ -201,7 +216,6 @@ export function applyInPlace(
   // A state read from an older changelog: seeded from its timeline before the derivation moves.
   if (state.emitted === undefined) state.emitted = emittedOf(state);
   if (state.seen_hash === undefined) state.seen_hash = seenHashesOf(state);
-  const hash = seenHash(env.event_id);
   if (isSeen(state.seen, state.seen_hash, env.event_id, hash)) {
     const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
     return due ? advanceWatermarkInPlace(state, watermarkMs, rules, out) : false;
@@ -377,14 +391,14 @@ function maxWatermark(a: number | null, b: number | null | undefined): number | 
  * it samples where ids differ — UUIDs anywhere, sequence numbers at the end — instead of reading
  * every character. In memory only (never saved), so it may change freely.
  */
-function seenHash(id: string): number {
+export function eventIdHash(id: string): number {
   let h = 0x811c9dc5 ^ id.length;
   for (let i = id.length > 8 ? id.length - 8 : 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   return h & 0x3fffffff;
 }
 
 function seenHashesOf(state: DealState): number[] {
-  return state.seen_hash ?? state.seen.map(seenHash);
+  return state.seen_hash ?? state.seen.map(eventIdHash);
 }
 
 function isSeen(seen: string[], hashes: number[], id: string, hash: number): boolean {

@@ -1,0 +1,153 @@
+import type { CanonicalEvent } from './canonical.ts';
+import { compiled } from './compiled-rules.ts';
+import type { DealBook } from './deal-book.ts';
+import { advanceWatermarkInPlace, applyHashedInPlace, emptyDeal, eventIdHash, type DealEvent, type DealState } from './engine.ts';
+
+/**
+ * A whole input folded deal by deal (`masterdeal fold`). It gives what `DealBook.apply` of every
+ * event in arrival order, then `advanceTo(end)`, gives: per deal the same outputs in the same order
+ * and the same final state. But each deal's events are applied together, so its state stays in
+ * the CPU cache instead of being fetched again for every event of an interleaved stream.
+ *
+ * The one global thing, the event-time watermark, is known in advance for every arrival index i:
+ * W(i) = highest event_ts of events 0..i minus the allowed lateness. A deal's timer whose deadline
+ * W passes between two of its own events breaches at the first index where W passes it (found by
+ * binary search), exactly where the streaming book's deadline heap would have fired it.
+ *
+ * Outputs come deal by deal (deals in order of first arrival), not interleaved across deals.
+ */
+export interface BatchFoldSummary {
+  /** Distinct events applied. */
+  events: number;
+  /** Events whose event_id the deal had already seen. */
+  duplicates: number;
+  highestEventTs: number | null;
+  /** The watermark at the end (`end(highest)`), null for an empty input. */
+  watermark: number | null;
+}
+
+/**
+ * Folds `events` (arrival order) into `book`, which must be empty; `end` gives the end-of-input
+ * watermark from the highest event_ts. `emit` receives each deal's outputs once, in order (the
+ * array is reused: copy what you keep). Afterwards the book holds every deal at the end watermark,
+ * ready for `snapshots()`.
+ */
+export function foldBatch(
+  book: DealBook,
+  events: readonly DealEvent[],
+  end: (highestEventTs: number) => number,
+  emit: (masterDealId: string, outputs: CanonicalEvent[]) => void,
+): BatchFoldSummary {
+  if (book.deals.size > 0 || book.watermark !== null) throw new Error('foldBatch needs an empty DealBook');
+  const n = events.length;
+  const summary: BatchFoldSummary = { events: 0, duplicates: 0, highestEventTs: null, watermark: null };
+  if (n === 0) return summary;
+  const { rules, allowedLatenessMs } = book;
+
+  // Pass 1, in arrival order: number the deals, count their events.
+  const dealIds: string[] = [];
+  const dealNo = new Map<string, number>();
+  const dealOf = new Int32Array(n);
+  let counts: Int32Array = new Int32Array(1024);
+  for (let i = 0; i < n; i++) {
+    const id = events[i].master_deal_id;
+    let d = dealNo.get(id);
+    if (d === undefined) {
+      d = dealIds.push(id) - 1;
+      dealNo.set(id, d);
+      if (d === counts.length) counts = grown(counts);
+    }
+    dealOf[i] = d;
+    counts[d]++;
+  }
+  const deals = dealIds.length;
+  const first = new Int32Array(deals + 1);
+  for (let d = 0; d < deals; d++) first[d + 1] = first[d] + counts[d];
+
+  // Pass 2, in arrival order: the watermark after each event, and each event copied to its deal's
+  // slot (grouped by deal, arrival order within): the fields the engine reads, as columns.
+  const watermark = new Float64Array(n);
+  const slot = first.slice(0, deals);
+  const eventIds: string[] = new Array(n);
+  const eventTypes: string[] = new Array(n);
+  const eventTs = new Float64Array(n);
+  const types = compiled(rules).byType;
+  const arrival = new Int32Array(n);
+  const hash = new Int32Array(n);
+  const markAt = new Float64Array(n);
+  const markBefore = new Float64Array(n);
+  let highest = Number.NEGATIVE_INFINITY;
+  let mark = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const e = events[i];
+    const at = slot[dealOf[i]]++;
+    markBefore[at] = mark;
+    if (e.event_ts > highest) highest = e.event_ts;
+    if (highest - allowedLatenessMs > mark) mark = highest - allowedLatenessMs;
+    watermark[i] = mark;
+    markAt[at] = mark;
+    eventIds[at] = e.event_id;
+    eventTypes[at] = types.get(e.event_type)?.type ?? e.event_type; // the rules' own string: a quick lookup later
+    eventTs[at] = e.event_ts;
+    arrival[at] = i;
+    hash[at] = eventIdHash(e.event_id);
+  }
+  const endMark = end(highest);
+
+  // Deal by deal. One event object, refilled: the grouped columns are read in order.
+  const out: CanonicalEvent[] = [];
+  const event: DealEvent = { event_id: '', event_type: '', master_deal_id: '', event_ts: 0 };
+  for (let d = 0; d < deals; d++) {
+    const state = emptyDeal(dealIds[d], rules);
+    event.master_deal_id = state.master_deal_id;
+    let last = -1; // arrival index of the deal's previous event
+    for (let at = first[d]; at < first[d + 1]; at++) {
+      const i = arrival[at];
+      // Another deal's event moved the watermark past a deadline since this deal's last event.
+      if (state.next_deadline !== null && markBefore[at] > state.next_deadline) fireBetween(state, watermark, last, i, book, out);
+      const seen = state.seen.length;
+      event.event_id = eventIds[at];
+      event.event_type = eventTypes[at];
+      event.event_ts = eventTs[at];
+      applyHashedInPlace(state, event, hash[at], rules, markAt[at], out);
+      if (state.seen.length === seen) summary.duplicates++;
+      else summary.events++;
+      last = i;
+    }
+    if (state.next_deadline !== null && mark > state.next_deadline) fireBetween(state, watermark, last, n, book, out);
+    // The end of input (DealBook.advanceTo(end)), if it moves the watermark.
+    if (endMark > mark && state.next_deadline !== null && endMark > state.next_deadline) advanceWatermarkInPlace(state, endMark, rules, out);
+    book.deals.set(state.master_deal_id, state);
+    emit(state.master_deal_id, out);
+    out.length = 0;
+  }
+  book.advanceTo(Math.max(endMark, mark));
+  summary.highestEventTs = highest;
+  summary.watermark = book.watermark;
+  return summary;
+}
+
+/**
+ * Breaches `state`'s due timers at each arrival index in (from, to) where the watermark first
+ * passes its next deadline, as the streaming book's heap would have (one settle per index).
+ */
+function fireBetween(state: DealState, watermark: Float64Array, from: number, to: number, book: DealBook, out: CanonicalEvent[]): void {
+  let lo = from + 1;
+  while (state.next_deadline !== null && lo < to && watermark[to - 1] > state.next_deadline) {
+    const deadline = state.next_deadline;
+    let hi = to - 1; // watermark[hi] > deadline: find the first such index in [lo, hi]
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (watermark[mid] > deadline) hi = mid;
+      else lo = mid + 1;
+    }
+    advanceWatermarkInPlace(state, watermark[lo], book.rules, out);
+    lo++;
+  }
+}
+
+function grown(counts: Int32Array): Int32Array {
+  const next = new Int32Array(counts.length * 2);
+  next.set(counts);
+  return next;
+}
