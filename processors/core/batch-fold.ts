@@ -26,18 +26,22 @@ export interface BatchFoldSummary {
   watermark: number | null;
 }
 
+/** One deal's outputs, in the order the streaming book publishes them (the array is reused: copy what you keep). */
+export interface DealOutputs {
+  masterDealId: string;
+  outputs: CanonicalEvent[];
+}
+
 /**
  * Folds `events` (arrival order) into `book`, which must be empty; `end` gives the end-of-input
- * watermark from the highest event_ts. `emit` receives each deal's outputs once, in order (the
- * array is reused: copy what you keep). Afterwards the book holds every deal at the end watermark,
- * ready for `snapshots()`.
+ * watermark from the highest event_ts. Yields each deal's outputs once; returns the summary.
+ * Afterwards the book holds every deal at the end watermark, ready for `snapshots()`.
  */
-export function foldBatch(
+export function* foldBatch(
   book: DealBook,
   events: readonly DealEvent[],
   end: (highestEventTs: number) => number,
-  emit: (masterDealId: string, outputs: CanonicalEvent[]) => void,
-): BatchFoldSummary {
+): Generator<DealOutputs, BatchFoldSummary, void> {
   if (book.deals.size > 0 || book.watermark !== null) throw new Error('foldBatch needs an empty DealBook');
   const n = events.length;
   const summary: BatchFoldSummary = { events: 0, duplicates: 0, highestEventTs: null, watermark: null };
@@ -96,6 +100,7 @@ export function foldBatch(
 
   // Deal by deal. One event object, refilled: the grouped columns are read in order.
   const out: CanonicalEvent[] = [];
+  const dealOutputs: DealOutputs = { masterDealId: '', outputs: out };
   const event: DealEvent = { event_id: '', event_type: '', master_deal_id: '', event_ts: 0 };
   for (let d = 0; d < deals; d++) {
     const state = emptyDeal(dealIds[d], rules);
@@ -118,7 +123,8 @@ export function foldBatch(
     // The end of input (DealBook.advanceTo(end)), if it moves the watermark.
     if (endMark > mark && state.next_deadline !== null && endMark > state.next_deadline) advanceWatermarkInPlace(state, endMark, rules, out);
     book.deals.set(state.master_deal_id, state);
-    emit(state.master_deal_id, out);
+    dealOutputs.masterDealId = state.master_deal_id;
+    yield dealOutputs;
     out.length = 0;
   }
   book.advanceTo(Math.max(endMark, mark));

@@ -1,8 +1,7 @@
 import type { CanonicalEvent, Snapshot } from './canonical.ts';
-import { advanceWatermark, advanceWatermarkInPlace, applyInPlace, emptyDeal, restoredState, snapshot, type DealState, type SavedDealState } from './engine.ts';
+import { advanceWatermark, advanceWatermarkInPlace, applyInPlace, emptyDeal, restoredState, snapshot, type DealEvent, type DealState, type SavedDealState } from './engine.ts';
 import { DeadlineHeap } from './deadline-heap.ts';
 import { EventTimeWatermark } from './watermark.ts';
-import type { Envelope } from './envelope.ts';
 import type { Rules } from './rules/load.ts';
 
 /**
@@ -45,7 +44,7 @@ export class DealBook {
     return this.clock.highestEventTs;
   }
 
-  apply(env: Envelope): BookStep {
+  apply(env: DealEvent): BookStep {
     const moved = this.clock.observe(env.event_ts);
 
     const outputs: CanonicalEvent[] = [];

@@ -34,7 +34,10 @@ function streamed(events: Envelope[], lateness: number, end: (highest: number) =
 function batched(events: Envelope[], lateness: number, end: (highest: number) => number) {
   const book = new DealBook(rules, { allowedLatenessMs: lateness });
   const byDeal: Array<[string, CanonicalEvent[]]> = [];
-  const summary = foldBatch(book, events, end, (deal, outputs) => byDeal.push([deal, outputs.slice()]));
+  const deals = foldBatch(book, events, end);
+  let step = deals.next();
+  for (; !step.done; step = deals.next()) byDeal.push([step.value.masterDealId, step.value.outputs.slice()]);
+  const summary = step.value;
   return { book, byDeal, summary };
 }
 
@@ -105,6 +108,6 @@ describe('foldBatch = DealBook, event by event', () => {
     expect(b.summary).toEqual({ events: 0, duplicates: 0, highestEventTs: null, watermark: null });
     const used = new DealBook(rules);
     used.apply(ev('a', 'crm.deal.created', T0));
-    expect(() => foldBatch(used, [], (h) => h, () => undefined)).toThrow(/empty DealBook/);
+    expect(() => foldBatch(used, [], (h) => h).next()).toThrow(/empty DealBook/);
   });
 });

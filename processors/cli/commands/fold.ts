@@ -7,7 +7,9 @@ import { SingleBar } from 'cli-progress';
 import { parseEnvelopeLine } from '../../codec/envelope-json.ts';
 import { parseTimestamp } from '../../codec/json-form.ts';
 import { CANONICAL_TYPES, toJson, type CanonicalType } from '../../core/canonical.ts';
+import { foldBatch } from '../../core/batch-fold.ts';
 import { DealBook } from '../../core/deal-book.ts';
+import type { DealEvent } from '../../core/engine.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { loadDefaultRules, loadRulesFile, RulesError, type Rules } from '../../core/rules/load.ts';
 
@@ -42,7 +44,10 @@ export interface FoldSummary {
 
 /**
  * Folds NDJSON lines; `write` receives output lines (without newline), `reject` each bad line.
- * Blank lines carry nothing and are skipped.
+ * Blank lines carry nothing and are skipped. The whole input is read first (what the engine needs
+ * of each event, not its payload), then folded deal by deal (foldBatch): canonical events come
+ * deal by deal, deals in order of first appearance, each deal's in the order the live processor
+ * publishes them; then the snapshots.
  */
 export async function foldLines(
   lines: AsyncIterable<string> | Iterable<string>,
@@ -51,11 +56,8 @@ export async function foldLines(
   reject: (lineNo: number, reason: string) => void,
   onLine?: (lineNo: number) => void,
 ): Promise<FoldSummary> {
-  const book = new DealBook(options.rules, { allowedLatenessMs: options.allowedLatenessMs });
   const summary: FoldSummary = { lines: 0, events: 0, duplicates: 0, badLines: 0, deals: 0, watermark: null };
-  const emitAll = async (outputs: ReturnType<DealBook['apply']>['outputs']) => {
-    for (const o of outputs) if (options.emit.has(o.type)) await write(JSON.stringify(toJson(o)));
-  };
+  const events: DealEvent[] = [];
   for await (const line of lines) {
     const lineNo = ++summary.lines;
     if (onLine && (lineNo & 0x3fff) === 0) onLine(lineNo);
@@ -66,19 +68,26 @@ export async function foldLines(
       reject(lineNo, parsed.reason);
       continue;
     }
-    const step = book.apply(parsed.envelope);
-    if (step.changed.length === 0) summary.duplicates++;
-    else summary.events++;
-    if (step.outputs.length > 0) await emitAll(step.outputs);
+    const { event_id, event_type, master_deal_id, event_ts } = parsed.envelope;
+    events.push({ event_id, event_type, master_deal_id, event_ts });
   }
+
+  const book = new DealBook(options.rules, { allowedLatenessMs: options.allowedLatenessMs });
   // End of input: nothing is late any more, so the watermark is the highest event_ts (or --now).
-  const end = Math.max(book.highestEventTs ?? Number.NEGATIVE_INFINITY, options.nowMs ?? Number.NEGATIVE_INFINITY);
-  if (Number.isFinite(end)) await emitAll(book.advanceTo(end).outputs);
+  const end = (highest: number) => Math.max(highest, options.nowMs ?? Number.NEGATIVE_INFINITY);
+  const deals = foldBatch(book, events, end);
+  let step = deals.next();
+  for (; !step.done; step = deals.next()) {
+    for (const o of step.value.outputs) if (options.emit.has(o.type)) await write(JSON.stringify(toJson(o)));
+  }
+  const folded = step.value;
+  summary.events = folded.events;
+  summary.duplicates = folded.duplicates;
   for (const snap of book.snapshots()) {
     summary.deals++;
     await write(JSON.stringify(toJson(snap)));
   }
-  summary.watermark = book.watermark;
+  summary.watermark = folded.watermark;
   return summary;
 }
 
