@@ -69,36 +69,41 @@ export function* foldBatch(
   for (let d = 0; d < deals; d++) first[d + 1] = first[d] + counts[d];
 
   // Pass 2, in arrival order: the watermark after each event, and each event copied to its deal's
-  // slot (grouped by deal, arrival order within): the fields the engine reads, as columns.
+  // slot (grouped by deal, arrival order within). What the loop below reads of an event sits in one
+  // record of RECORD words (time, watermark before and at its arrival, arrival index, id hash,
+  // type number), so scattering an event writes one record and its id, not eight arrays.
   const watermark = new Float64Array(n);
   const slot = first.slice(0, deals);
   const eventIds: string[] = new Array(n);
-  const eventTypes: string[] = new Array(n);
-  const eventTs = new Float64Array(n);
-  const types = compiled(rules).byType;
-  const arrival = new Int32Array(n);
-  const hash = new Int32Array(n);
-  const markAt = new Float64Array(n);
-  const markBefore = new Float64Array(n);
+  const records = new Float64Array(n * RECORD);
+  const typeNo = new Map<string, number>();
+  const typeNames: string[] = [];
+  const byType = compiled(rules).byType;
   let highest = Number.NEGATIVE_INFINITY;
   let mark = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
     const e = events[i];
     const at = slot[dealOf[i]]++;
-    markBefore[at] = mark;
+    let t = typeNo.get(e.event_type);
+    if (t === undefined) {
+      t = typeNames.push(byType.get(e.event_type)?.type ?? e.event_type) - 1; // the rules' own string: a quick lookup later
+      typeNo.set(e.event_type, t);
+    }
+    const r = at * RECORD;
+    records[r + MARK_BEFORE] = mark;
     if (e.event_ts > highest) highest = e.event_ts;
     if (highest - allowedLatenessMs > mark) mark = highest - allowedLatenessMs;
     watermark[i] = mark;
-    markAt[at] = mark;
+    records[r + TS] = e.event_ts;
+    records[r + MARK_AT] = mark;
+    records[r + ARRIVAL] = i;
+    records[r + HASH] = eventIdHash(e.event_id);
+    records[r + TYPE] = t;
     eventIds[at] = e.event_id;
-    eventTypes[at] = types.get(e.event_type)?.type ?? e.event_type; // the rules' own string: a quick lookup later
-    eventTs[at] = e.event_ts;
-    arrival[at] = i;
-    hash[at] = eventIdHash(e.event_id);
   }
   const endMark = end(highest);
 
-  // Deal by deal. One event object, refilled: the grouped columns are read in order.
+  // Deal by deal. One event object, refilled: the grouped records are read in order.
   const out: CanonicalEvent[] = [];
   const dealOutputs: DealOutputs = { masterDealId: '', outputs: out };
   const event: DealEvent = { event_id: '', event_type: '', master_deal_id: '', event_ts: 0 };
@@ -107,14 +112,15 @@ export function* foldBatch(
     event.master_deal_id = state.master_deal_id;
     let last = -1; // arrival index of the deal's previous event
     for (let at = first[d]; at < first[d + 1]; at++) {
-      const i = arrival[at];
+      const r = at * RECORD;
+      const i = records[r + ARRIVAL];
       // Another deal's event moved the watermark past a deadline since this deal's last event.
-      if (state.next_deadline !== null && markBefore[at] > state.next_deadline) fireBetween(state, watermark, last, i, book, out);
+      if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireBetween(state, watermark, last, i, book, out);
       const seen = state.seen.length;
       event.event_id = eventIds[at];
-      event.event_type = eventTypes[at];
-      event.event_ts = eventTs[at];
-      applyHashedInPlace(state, event, hash[at], rules, markAt[at], out);
+      event.event_type = typeNames[records[r + TYPE]];
+      event.event_ts = records[r + TS];
+      applyHashedInPlace(state, event, records[r + HASH], rules, records[r + MARK_AT], out);
       if (state.seen.length === seen) summary.duplicates++;
       else summary.events++;
       last = i;
@@ -151,6 +157,15 @@ function fireBetween(state: DealState, watermark: Float64Array, from: number, to
     lo++;
   }
 }
+
+/** The words of an event's record (Float64Array): all fit a double exactly. */
+const TS = 0;
+const MARK_BEFORE = 1;
+const MARK_AT = 2;
+const ARRIVAL = 3;
+const HASH = 4;
+const TYPE = 5;
+const RECORD = 6;
 
 function grown(counts: Int32Array): Int32Array {
   const next = new Int32Array(counts.length * 2);
