@@ -145,6 +145,9 @@ export function register(program: Command): void {
       'after',
       `
 Output lines carry "type" and "master_deal_id"; times are ISO-8601 UTC with ms, durations in ms.
+Canonical events come deal by deal (deals in order of first appearance, each deal's events in the
+order the live processor publishes them), then one snapshot per deal in master_deal_id order.
+The whole input is read before folding (of each event its ids, type and time; not its payload).
 Bad input lines are reported on stderr as "line N: <reason>" and skipped; the rest is folded.
 Exit codes: ${EXIT_OK} every line valid, ${EXIT_BAD_LINES} some lines invalid, ${EXIT_USAGE} usage or rules-file error.`,
     )
