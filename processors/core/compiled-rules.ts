@@ -8,7 +8,7 @@ export interface Compiled {
   /** Per SLA (rules order): its `deps` as fact bits. */
   slaDeps: number[];
   /** Scratch: timers before a step, by SLA index (recordTimers → publishTimers; not re-entrant). */
-  before: { startId: Array<string | null>; stopId: Array<string | null>; stoppedAt: number[] };
+  before: { startId: Array<string | null>; stopId: Array<string | null> };
 }
 
 const compiledRules = new WeakMap<Rules, Compiled>();
@@ -23,7 +23,7 @@ export function compiled(rules: Rules): Compiled {
       byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
       finalStages: new Set(rules.stages.filter((s) => s.final).map((s) => s.name)),
       slaDeps: rules.slas.map((sla) => sla.deps.reduce((bits, f) => bits | (1 << f), 0)),
-      before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null), stoppedAt: new Array(n).fill(0) },
+      before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null) },
     };
     compiledRules.set(rules, c);
   }

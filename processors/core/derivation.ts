@@ -1,6 +1,6 @@
 import type { CanonicalEvent, TimelineEntry } from './canonical.ts';
 import { compiled, type Compiled } from './compiled-rules.ts';
-import { closedId, closedIdHash, publishOnce, stageChangedId, stageChangedIdHash } from './published-ids.ts';
+import { closedId, closedIdHash, remember, stageChangedId, stageChangedIdHash } from './published-ids.ts';
 import type { Effect, Rules } from './rules/load.ts';
 
 /**
@@ -101,16 +101,34 @@ export const transitionKey = (t: TimelineEntry) => `${t.cause_event_id}:${t.from
 const sameTransition = (a: TimelineEntry, b: TimelineEntry) =>
   a === b || (a.cause_event_id === b.cause_event_id && a.from_stage === b.from_stage && a.to_stage === b.to_stage);
 
-/** Publishes the transitions of the new timeline that the old one did not have (each id once: `emitted`). */
+/**
+ * Publishes the transitions of the new timeline that the old one did not have, except those
+ * published before (`emitted`), and remembers in `emitted` the published ones the new timeline
+ * dropped (see published-ids.ts: a live transition needs no entry there).
+ */
 export function diffTimeline(before: TimelineEntry[], after: TimelineEntry[], deal: string, rules: Rules, out: CanonicalEvent[], emitted: number[]): void {
   let common = 0;
   while (common < before.length && common < after.length && sameTransition(before[common], after[common])) common++;
-  if (common === after.length) return;
-  const old = common === before.length ? undefined : new Set(before.slice(common).map(transitionKey));
-  publishTransitions(after, common, old, deal, compiled(rules), out, emitted);
+  if (common === before.length && common === after.length) return;
+  const c = compiled(rules);
+  let old: Set<string> | undefined;
+  if (common < before.length) {
+    old = new Set(before.slice(common).map(transitionKey));
+    const kept = new Set(after.slice(common).map(transitionKey));
+    for (let i = common; i < before.length; i++) {
+      const t = before[i];
+      if (kept.has(transitionKey(t))) continue;
+      remember(emitted, stageChangedIdHash(deal, t.cause_event_id, t.from_stage, t.to_stage));
+      if (c.finalStages.has(t.to_stage)) remember(emitted, closedIdHash(deal, t.cause_event_id));
+    }
+  }
+  publishTransitions(after, common, old, deal, c, out, emitted);
 }
 
-/** stage.changed (and closed, into a final stage) for after[from..], except `old` keys and ids already in `emitted`. */
+/**
+ * stage.changed (and closed, into a final stage) for after[from..], except `old` keys and ids in
+ * `emitted`; `emitted` null: transitions caused by an event new to the deal, published before by no one.
+ */
 export function publishTransitions(
   after: TimelineEntry[],
   from: number,
@@ -118,13 +136,13 @@ export function publishTransitions(
   deal: string,
   c: Compiled,
   out: CanonicalEvent[],
-  emitted: number[],
+  emitted: number[] | null,
 ): void {
   for (let i = from; i < after.length; i++) {
     const t = after[i];
     if (old?.has(transitionKey(t))) continue;
     const cause = t.cause_event_id;
-    if (publishOnce(emitted, stageChangedIdHash(deal, cause, t.from_stage, t.to_stage))) {
+    if (emitted === null || !emitted.includes(stageChangedIdHash(deal, cause, t.from_stage, t.to_stage))) {
       out.push({
         type: 'masterdeal.stage.changed',
         event_id: stageChangedId(deal, cause, t.from_stage, t.to_stage),
@@ -136,7 +154,7 @@ export function publishTransitions(
         compensation: t.compensation,
       });
     }
-    if (c.finalStages.has(t.to_stage) && publishOnce(emitted, closedIdHash(deal, cause))) {
+    if (c.finalStages.has(t.to_stage) && (emitted === null || !emitted.includes(closedIdHash(deal, cause)))) {
       out.push({
         type: 'masterdeal.closed',
         event_id: closedId(deal, cause),

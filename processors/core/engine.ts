@@ -50,9 +50,11 @@ export interface DealState {
   /** SLAs whose breach was published (each at most once per deal). */
   breaches: string[];
   /**
-   * 53-bit hashes of the stage.changed / closed / sla.updated output ids already published, in
-   * publishing order: a re-derivation after a late event publishes an id at most once per deal.
-   * Absent in states written before it existed (see `emittedOf`). Breaches are kept by `breaches`.
+   * 53-bit hashes of the stage.changed / closed / sla.updated output ids that were published and
+   * have since left the deal's live history (timeline, current timer pairs): so a late event that
+   * brings one back does not publish it again (published-ids.ts). States written before this rule
+   * also hold live ones, which changes nothing. Absent in states written before the field existed
+   * (see `emittedOf`). Breaches are kept by `breaches`.
    */
   emitted?: number[];
   /** The latest event-time watermark this deal was told about. */
@@ -146,7 +148,7 @@ export function apply(state: DealState, env: DealEvent, rules: Rules, watermarkM
     const emitted = (next.emitted as number[]).slice();
     diffTimeline(state.derived.timeline, derived.timeline, next.master_deal_id, rules, outputs, emitted);
     diffSlas(state.derived, derived, next.master_deal_id, rules, outputs, emitted);
-    if (outputs.length > 0) next.emitted = emitted;
+    next.emitted = emitted;
     settleSla(next, rules, outputs, false);
   } else if (next.next_deadline !== null && next.watermark !== null && next.watermark > next.next_deadline) {
     settleSla(next, rules, outputs, false);
@@ -267,8 +269,9 @@ export function applyHashedInPlace(
   if (prev !== null || touched !== 0 || (timelineFrom >= 0 && state.derived.timeline.length > timelineFrom)) {
     const after = state.derived.timeline;
     if (prev === null) {
-      publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out, state.emitted);
-      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out, state.emitted);
+      // An in-order fact: what it changes is caused by this event, new to the deal.
+      publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out, null);
+      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out, state.emitted, env.event_id);
     } else {
       diffTimeline(prev.timeline, after, state.master_deal_id, rules, out, state.emitted);
       diffSlas(prev, state.derived, state.master_deal_id, rules, out, state.emitted);

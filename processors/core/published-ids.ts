@@ -1,8 +1,13 @@
 import type { DealState } from './engine.ts';
 
 /**
- * At most once per output id: a deal remembers 53-bit hashes of the stage.changed / closed /
- * sla.updated ids it published, so a re-derivation after a late event does not publish them again.
+ * At most once per output id. A deal's stage.changed / closed / sla.updated outputs describe its
+ * live history: the transitions of its timeline and the current (start, stop) of each SLA timer.
+ * An output is published when its transition or timer pair enters that history; when it leaves it
+ * (a late event rewrites the timeline, a compensation moves a timer back), the deal remembers a
+ * 53-bit hash of its id in `emitted`, so that if it comes back it is not published again. What is
+ * live needs no entry (the diff against the previous history already skips it), which keeps
+ * `emitted` short and spares the hashing of nearly every output.
  * The ids are built here, and hashed from their parts (no concatenated string to read back).
  */
 
@@ -47,11 +52,9 @@ export function slaUpdatedIdHash(deal: string, sla: string, startId: string, sto
   return digest();
 }
 
-/** Whether an output of id hash `hash` is new to `emitted` (then it is recorded there). */
-export function publishOnce(emitted: number[], hash: number): boolean {
-  if (emitted.includes(hash)) return false;
-  emitted.push(hash);
-  return true;
+/** Adds `hash` to `emitted` unless it is there. */
+export function remember(emitted: number[], hash: number): void {
+  if (!emitted.includes(hash)) emitted.push(hash);
 }
 
 /**

@@ -2,7 +2,7 @@ import type { CanonicalEvent, SlaView } from './canonical.ts';
 import { compiled, type Compiled } from './compiled-rules.ts';
 import { sameMarks, type Derived, type Mark } from './derivation.ts';
 import type { DealState } from './engine.ts';
-import { publishOnce, slaUpdatedId, slaUpdatedIdHash } from './published-ids.ts';
+import { remember, slaUpdatedId, slaUpdatedIdHash } from './published-ids.ts';
 import type { Rules } from './rules/load.ts';
 
 /**
@@ -99,7 +99,7 @@ export function withWatermark(v: SlaView, watermark: number | null): SlaView {
   return { ...v, breached: true, status: 'breached' };
 }
 
-/** Publishes the sla.updated of every timer whose start or stop moved between two derivations (each id once: `emitted`). */
+/** Publishes the sla.updated of every timer whose start or stop moved between two derivations (see publishTimers). */
 export function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rules, out: CanonicalEvent[], emitted: number[]): void {
   const c = compiled(rules);
   let touched = 0;
@@ -107,7 +107,7 @@ export function diffSlas(prev: Derived, next: Derived, deal: string, rules: Rule
     if (!sameMarks(prev.marks, next.marks, sla.deps)) touched |= 1 << i; // else: an untouched timer
   });
   recordTimers(rules, prev, touched, c);
-  publishTimers(rules, next, touched, deal, c, out, emitted);
+  publishTimers(rules, next, touched, deal, c, out, emitted, null);
 }
 
 /** The SLA timers (bits, rules order) that depend on any of the facts in `factBits`. */
@@ -125,30 +125,47 @@ export function recordTimers(rules: Rules, d: Derived, touched: number, c: Compi
     const a = evalTimer(rules, d, rules.slas[i], scratchB);
     before.startId[i] = a.started ? (a.start as Mark).id : null;
     before.stopId[i] = a.started && a.stop ? a.stop.id : null;
-    before.stoppedAt[i] = a.stoppedAt;
   }
 }
 
-/** Publishes sla.updated for each `touched` timer whose start or stop differs in `next` from c.before (ids not in `emitted`). */
-export function publishTimers(rules: Rules, next: Derived, touched: number, deal: string, c: Compiled, out: CanonicalEvent[], emitted: number[]): void {
+/**
+ * Publishes sla.updated for each `touched` timer whose (start, stop) differs in `next` from
+ * c.before, unless published before (`emitted`); remembers in `emitted` the pair each such timer
+ * leaves. `fresh`: the id of an event new to the deal, in step; a pair that holds it is new too.
+ */
+export function publishTimers(
+  rules: Rules,
+  next: Derived,
+  touched: number,
+  deal: string,
+  c: Compiled,
+  out: CanonicalEvent[],
+  emitted: number[],
+  fresh: string | null,
+): void {
   const { before } = c;
   for (let i = 0; i < rules.slas.length; i++) {
     if ((touched & (1 << i)) === 0) continue;
     const sla = rules.slas[i];
     const b = evalTimer(rules, next, sla, scratchA);
-    // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
-    if (!b.started || !b.start) continue;
-    const bStopId = b.stop ? b.stop.id : null;
+    const started = b.started && b.start !== null;
+    const bStartId = started ? (b.start as Mark).id : null;
+    const bStopId = started && b.stop ? b.stop.id : null;
+    const aStartId = before.startId[i];
     const aStopId = before.stopId[i];
     // Compare ids, not objects: a re-derivation rebuilds equal marks.
-    if (before.startId[i] === b.start.id && aStopId === bStopId && (bStopId === null || before.stoppedAt[i] === b.stoppedAt)) continue;
+    if (aStartId === bStartId && aStopId === bStopId) continue;
+    if (aStartId !== null) remember(emitted, slaUpdatedIdHash(deal, sla.name, aStartId, aStopId));
+    // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
+    if (bStartId === null) continue;
+    const isNew = fresh !== null && (bStartId === fresh || bStopId === fresh);
+    if (!isNew && emitted.includes(slaUpdatedIdHash(deal, sla.name, bStartId, bStopId))) continue;
     const stopMoved = bStopId !== null && bStopId !== aStopId;
-    const ts = stopMoved ? b.stoppedAt : b.start.ts;
-    const id = stopMoved ? (b.stop as Mark).id : b.start.id;
+    const ts = stopMoved ? b.stoppedAt : (b.start as Mark).ts;
+    const id = stopMoved ? bStopId : bStartId;
     // The fields of slaView(rules, next, sla), read from `b` (no second evaluation, no view object).
-    const start = b.start;
+    const start = b.start as Mark;
     const stop = b.stop;
-    if (!publishOnce(emitted, slaUpdatedIdHash(deal, sla.name, start.id, bStopId))) continue;
     const breached = stop !== null && b.stoppedAt > b.deadline;
     let duration: number | null = null;
     if (stop !== null) duration = sla.calendar ? sla.calendar.elapsed(start.ts, b.stoppedAt) : b.stoppedAt - start.ts;
