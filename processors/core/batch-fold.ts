@@ -11,8 +11,8 @@ import { advanceWatermarkInPlace, applyHashedInPlace, emptyDeal, eventIdHash, ty
  *
  * The one global thing, the event-time watermark, is known in advance for every arrival index i:
  * W(i) = highest event_ts of events 0..i minus the allowed lateness. A deal's timer whose deadline
- * W passes between two of its own events breaches at the first index where W passes it (found by
- * binary search), exactly where the streaming book's deadline heap would have fired it.
+ * W passes between two of its own events breaches with the first value of W past it, exactly
+ * where (and with the watermark with which) the streaming book's deadline heap would have fired it.
  *
  * Outputs come deal by deal (deals in order of first arrival), not interleaved across deals.
  */
@@ -70,9 +70,9 @@ export function* foldBatch(
 
   // Pass 2, in arrival order: the watermark after each event, and each event copied to its deal's
   // slot (grouped by deal, arrival order within). What the loop below reads of an event sits in one
-  // record of RECORD words (time, watermark before and at its arrival, arrival index, id hash,
-  // type number), so scattering an event writes one record and its id, not eight arrays.
-  const watermark = new Float64Array(n);
+  // record of RECORD words (time, watermark before and at its arrival, id hash, type number), so
+  // scattering an event writes one record and its id, not seven arrays.
+  const steps = new WatermarkSteps(n);
   const slot = first.slice(0, deals);
   const eventIds: string[] = new Array(n);
   const records = new Float64Array(n * RECORD);
@@ -92,16 +92,15 @@ export function* foldBatch(
     const r = at * RECORD;
     records[r + MARK_BEFORE] = mark;
     if (e.event_ts > highest) highest = e.event_ts;
-    if (highest - allowedLatenessMs > mark) mark = highest - allowedLatenessMs;
-    watermark[i] = mark;
+    if (highest - allowedLatenessMs > mark) steps.push((mark = highest - allowedLatenessMs));
     records[r + TS] = e.event_ts;
     records[r + MARK_AT] = mark;
-    records[r + ARRIVAL] = i;
     records[r + HASH] = eventIdHash(e.event_id);
     records[r + TYPE] = t;
     eventIds[at] = e.event_id;
   }
   const endMark = end(highest);
+  steps.index();
 
   // Deal by deal. One event object, refilled: the grouped records are read in order.
   const out: CanonicalEvent[] = [];
@@ -110,12 +109,10 @@ export function* foldBatch(
   for (let d = 0; d < deals; d++) {
     const state = emptyDeal(dealIds[d], rules);
     event.master_deal_id = state.master_deal_id;
-    let last = -1; // arrival index of the deal's previous event
     for (let at = first[d]; at < first[d + 1]; at++) {
       const r = at * RECORD;
-      const i = records[r + ARRIVAL];
       // Another deal's event moved the watermark past a deadline since this deal's last event.
-      if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireBetween(state, watermark, last, i, book, out);
+      if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireUntil(state, records[r + MARK_BEFORE], steps, rules, out);
       const seen = state.seen.length;
       event.event_id = eventIds[at];
       event.event_type = typeNames[records[r + TYPE]];
@@ -123,9 +120,8 @@ export function* foldBatch(
       applyHashedInPlace(state, event, records[r + HASH], rules, records[r + MARK_AT], out);
       if (state.seen.length === seen) summary.duplicates++;
       else summary.events++;
-      last = i;
     }
-    if (state.next_deadline !== null && mark > state.next_deadline) fireBetween(state, watermark, last, n, book, out);
+    if (state.next_deadline !== null && mark > state.next_deadline) fireUntil(state, mark, steps, rules, out);
     // The end of input (DealBook.advanceTo(end)), if it moves the watermark.
     if (endMark > mark && state.next_deadline !== null && endMark > state.next_deadline) advanceWatermarkInPlace(state, endMark, rules, out);
     book.deals.set(state.master_deal_id, state);
@@ -140,32 +136,68 @@ export function* foldBatch(
 }
 
 /**
- * Breaches `state`'s due timers at each arrival index in (from, to) where the watermark first
- * passes its next deadline, as the streaming book's heap would have (one settle per index).
+ * Breaches `state`'s due timers as the watermark, in arrival order, rose to `limit`: each time at
+ * the first watermark value past its next deadline, as the streaming book's heap would have (one
+ * settle per value).
  */
-function fireBetween(state: DealState, watermark: Float64Array, from: number, to: number, book: DealBook, out: CanonicalEvent[]): void {
-  let lo = from + 1;
-  while (state.next_deadline !== null && lo < to && watermark[to - 1] > state.next_deadline) {
-    const deadline = state.next_deadline;
-    let hi = to - 1; // watermark[hi] > deadline: find the first such index in [lo, hi]
+function fireUntil(state: DealState, limit: number, steps: WatermarkSteps, rules: DealBook['rules'], out: CanonicalEvent[]): void {
+  while (state.next_deadline !== null && limit > state.next_deadline) advanceWatermarkInPlace(state, steps.after(state.next_deadline), rules, out);
+}
+
+/**
+ * The values the watermark took, in arrival order (so increasing), with every 64th kept apart:
+ * `after` finds the first value past a deadline in a small, cache-resident array, then in one
+ * block of 64, instead of over a million arrival indexes.
+ */
+export class WatermarkSteps {
+  private readonly values: Float64Array;
+  private count = 0;
+  private sample = new Float64Array(0);
+
+  constructor(capacity: number) {
+    this.values = new Float64Array(capacity);
+  }
+
+  push(value: number): void {
+    this.values[this.count++] = value;
+  }
+
+  /** Call once every value is pushed. */
+  index(): void {
+    this.sample = new Float64Array(Math.ceil(this.count / BLOCK));
+    for (let b = 0; b < this.sample.length; b++) this.sample[b] = this.values[b * BLOCK];
+  }
+
+  /** The first value greater than `deadline` (one exists: the caller saw a later watermark past it). */
+  after(deadline: number): number {
+    const { sample, values } = this;
+    let lo = 0; // the last block whose first value is <= deadline, or 0
+    let hi = sample.length - 1;
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (watermark[mid] > deadline) hi = mid;
-      else lo = mid + 1;
+      const mid = (lo + hi + 1) >>> 1;
+      if (sample[mid] <= deadline) lo = mid;
+      else hi = mid - 1;
     }
-    advanceWatermarkInPlace(state, watermark[lo], book.rules, out);
-    lo++;
+    let i = lo * BLOCK;
+    let j = Math.min(i + BLOCK, this.count); // values[j] (or the next block's first) > deadline
+    while (i < j) {
+      const mid = (i + j) >>> 1;
+      if (values[mid] > deadline) j = mid;
+      else i = mid + 1;
+    }
+    return values[i];
   }
 }
+
+const BLOCK = 64;
 
 /** The words of an event's record (Float64Array): all fit a double exactly. */
 const TS = 0;
 const MARK_BEFORE = 1;
 const MARK_AT = 2;
-const ARRIVAL = 3;
-const HASH = 4;
-const TYPE = 5;
-const RECORD = 6;
+const HASH = 3;
+const TYPE = 4;
+const RECORD = 5;
 
 function grown(counts: Int32Array): Int32Array {
   const next = new Int32Array(counts.length * 2);

@@ -158,7 +158,7 @@ export function publishTimers(
     if (aStartId !== null) remember(emitted, slaUpdatedIdHash(deal, sla.name, aStartId, aStopId));
     // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
     if (bStartId === null) continue;
-    const isNew = fresh !== null && (bStartId === fresh || bStopId === fresh);
+    const isNew = fresh !== null && (bStopId === fresh || bStartId === fresh);
     if (!isNew && emitted.includes(slaUpdatedIdHash(deal, sla.name, bStartId, bStopId))) continue;
     const stopMoved = bStopId !== null && bStopId !== aStopId;
     const ts = stopMoved ? b.stoppedAt : (b.start as Mark).ts;

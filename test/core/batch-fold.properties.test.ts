@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { foldBatch } from '../../processors/core/batch-fold.ts';
+import { foldBatch, WatermarkSteps } from '../../processors/core/batch-fold.ts';
 import type { CanonicalEvent } from '../../processors/core/canonical.ts';
 import { DealBook } from '../../processors/core/deal-book.ts';
 import type { Envelope } from '../../processors/core/envelope.ts';
@@ -109,5 +109,21 @@ describe('foldBatch = DealBook, event by event', () => {
     const used = new DealBook(rules);
     used.apply(ev('a', 'crm.deal.created', T0));
     expect(() => foldBatch(used, [], (h) => h).next()).toThrow(/empty DealBook/);
+  });
+});
+
+describe('WatermarkSteps', () => {
+  it('given increasing watermark values, then after(x) is the first value greater than x', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 700 }), fc.integer({ min: -1e6 - 1, max: 1e6 }), (raw, x) => {
+        const values = raw.sort((a, b) => a - b);
+        fc.pre(values[values.length - 1] > x);
+        const steps = new WatermarkSteps(values.length);
+        for (const v of values) steps.push(v);
+        steps.index();
+        expect(steps.after(x)).toBe(values.find((v) => v > x));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
