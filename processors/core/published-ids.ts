@@ -11,10 +11,45 @@ import type { DealState } from './engine.ts';
  * The ids are built here, and hashed from their parts (no concatenated string to read back).
  */
 
-export const stageChangedId = (deal: string, cause: string, from: string, to: string) => `${deal}:stage:${cause}:${from}>${to}`;
-export const closedId = (deal: string, cause: string) => `${deal}:closed:${cause}`;
+export const stageChangedId = (deal: string, cause: string, from: string, to: string) => idPrefixes(deal).stage + cause + transition(from, to);
+export const closedId = (deal: string, cause: string) => idPrefixes(deal).closed + cause;
 export const slaUpdatedId = (deal: string, sla: string, startId: string, stopId: string | null) =>
-  `${deal}:sla:${sla}:${startId}:${stopId === null ? '-' : stopId}`;
+  slaPrefix(idPrefixes(deal), sla) + startId + (stopId === null ? ':-' : `:${stopId}`);
+
+/**
+ * The id prefixes of the deal last published for (`${deal}:stage:`, `${deal}:closed:`,
+ * `${deal}:sla:${name}:`): a deal's outputs come together, and an id built on a kept prefix takes
+ * two string pieces instead of six.
+ */
+interface IdPrefixes {
+  deal: string;
+  stage: string;
+  closed: string;
+  slaNames: string[];
+  sla: string[];
+}
+
+let prefixes: IdPrefixes = { deal: '', stage: ':stage:', closed: ':closed:', slaNames: [], sla: [] };
+
+function idPrefixes(deal: string): IdPrefixes {
+  if (prefixes.deal !== deal) prefixes = { deal, stage: `${deal}:stage:`, closed: `${deal}:closed:`, slaNames: [], sla: [] };
+  return prefixes;
+}
+
+function slaPrefix(p: IdPrefixes, sla: string): string {
+  for (let i = 0; i < p.slaNames.length; i++) if (p.slaNames[i] === sla) return p.sla[i];
+  p.slaNames.push(sla);
+  return p.sla[p.sla.push(`${p.deal}:sla:${sla}:`) - 1];
+}
+
+/** `:${from}>${to}`, one string per pair of stages met (stage names are few). */
+const transitions: Array<{ from: string; to: string; text: string }> = [];
+function transition(from: string, to: string): string {
+  for (const t of transitions) if (t.from === from && t.to === to) return t.text;
+  const text = `:${from}>${to}`;
+  transitions.push({ from, to, text });
+  return text;
+}
 
 /** idHash(stageChangedId(...)) */
 export function stageChangedIdHash(deal: string, cause: string, from: string, to: string): number {
