@@ -43,11 +43,43 @@ export function* foldBatch(
   end: (highestEventTs: number) => number,
 ): Generator<DealOutputs, BatchFoldSummary, void> {
   if (book.deals.size > 0 || book.watermark !== null) throw new Error('foldBatch needs an empty DealBook');
-  const n = events.length;
   const summary: BatchFoldSummary = { events: 0, duplicates: 0, highestEventTs: null, watermark: null };
-  if (n === 0) return summary;
-  const { rules, allowedLatenessMs } = book;
+  if (events.length === 0) return summary;
+  const input = groupedByDeal(events, book);
+  const endMark = end(input.highestEventTs);
+  const out: CanonicalEvent[] = [];
+  const dealOutputs: DealOutputs = { masterDealId: '', outputs: out };
+  for (let d = 0; d < input.dealIds.length; d++) {
+    const state = foldDeal(input, d, book.rules, endMark, out, summary);
+    book.deals.set(state.master_deal_id, state);
+    dealOutputs.masterDealId = state.master_deal_id;
+    yield dealOutputs;
+    out.length = 0;
+  }
+  book.advanceTo(Math.max(endMark, input.lastMark));
+  summary.highestEventTs = input.highestEventTs;
+  summary.watermark = book.watermark;
+  return summary;
+}
 
+/** The input grouped by deal (deals in order of first arrival, arrival order within). */
+interface GroupedEvents {
+  dealIds: string[];
+  /** Deal d's events are records first[d] .. first[d + 1] - 1. */
+  first: Int32Array;
+  /** RECORD words per event (TS, MARK_BEFORE, MARK_AT, HASH, TYPE). */
+  records: Float64Array;
+  eventIds: string[];
+  /** By TYPE number: the rules' own event_type string where the rules know it. */
+  typeNames: string[];
+  steps: WatermarkSteps;
+  highestEventTs: number;
+  /** The watermark after the last event. */
+  lastMark: number;
+}
+
+function groupedByDeal(events: readonly DealEvent[], book: DealBook): GroupedEvents {
+  const n = events.length;
   // Pass 1, in arrival order: number the deals, count their events.
   const dealIds: string[] = [];
   const dealNo = new Map<string, number>();
@@ -69,16 +101,17 @@ export function* foldBatch(
   for (let d = 0; d < deals; d++) first[d + 1] = first[d] + counts[d];
 
   // Pass 2, in arrival order: the watermark after each event, and each event copied to its deal's
-  // slot (grouped by deal, arrival order within). What the loop below reads of an event sits in one
-  // record of RECORD words (time, watermark before and at its arrival, id hash, type number), so
-  // scattering an event writes one record and its id, not seven arrays.
+  // slot. What the deal loop reads of an event sits in one record of RECORD words (time, watermark
+  // before and at its arrival, id hash, type number), so scattering an event writes one record and
+  // its id, not six arrays.
+  const lateness = book.allowedLatenessMs;
+  const byType = compiled(book.rules).byType;
   const steps = new WatermarkSteps(n);
   const slot = first.slice(0, deals);
   const eventIds: string[] = new Array(n);
   const records = new Float64Array(n * RECORD);
   const typeNo = new Map<string, number>();
   const typeNames: string[] = [];
-  const byType = compiled(rules).byType;
   let highest = Number.NEGATIVE_INFINITY;
   let mark = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
@@ -86,54 +119,48 @@ export function* foldBatch(
     const at = slot[dealOf[i]]++;
     let t = typeNo.get(e.event_type);
     if (t === undefined) {
-      t = typeNames.push(byType.get(e.event_type)?.type ?? e.event_type) - 1; // the rules' own string: a quick lookup later
+      t = typeNames.push(byType.get(e.event_type)?.type ?? e.event_type) - 1; // a quick lookup later
       typeNo.set(e.event_type, t);
     }
     const r = at * RECORD;
     records[r + MARK_BEFORE] = mark;
     if (e.event_ts > highest) highest = e.event_ts;
-    if (highest - allowedLatenessMs > mark) steps.push((mark = highest - allowedLatenessMs));
+    if (highest - lateness > mark) steps.push((mark = highest - lateness));
     records[r + TS] = e.event_ts;
     records[r + MARK_AT] = mark;
     records[r + HASH] = eventIdHash(e.event_id);
     records[r + TYPE] = t;
     eventIds[at] = e.event_id;
   }
-  const endMark = end(highest);
   steps.index();
-
-  // Deal by deal. One event object, refilled: the grouped records are read in order.
-  const out: CanonicalEvent[] = [];
-  const dealOutputs: DealOutputs = { masterDealId: '', outputs: out };
-  const event: DealEvent = { event_id: '', event_type: '', master_deal_id: '', event_ts: 0 };
-  for (let d = 0; d < deals; d++) {
-    const state = emptyDeal(dealIds[d], rules);
-    event.master_deal_id = state.master_deal_id;
-    for (let at = first[d]; at < first[d + 1]; at++) {
-      const r = at * RECORD;
-      // Another deal's event moved the watermark past a deadline since this deal's last event.
-      if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireUntil(state, records[r + MARK_BEFORE], steps, rules, out);
-      const seen = state.seen.length;
-      event.event_id = eventIds[at];
-      event.event_type = typeNames[records[r + TYPE]];
-      event.event_ts = records[r + TS];
-      applyHashedInPlace(state, event, records[r + HASH], rules, records[r + MARK_AT], out);
-      if (state.seen.length === seen) summary.duplicates++;
-      else summary.events++;
-    }
-    if (state.next_deadline !== null && mark > state.next_deadline) fireUntil(state, mark, steps, rules, out);
-    // The end of input (DealBook.advanceTo(end)), if it moves the watermark.
-    if (endMark > mark && state.next_deadline !== null && endMark > state.next_deadline) advanceWatermarkInPlace(state, endMark, rules, out);
-    book.deals.set(state.master_deal_id, state);
-    dealOutputs.masterDealId = state.master_deal_id;
-    yield dealOutputs;
-    out.length = 0;
-  }
-  book.advanceTo(Math.max(endMark, mark));
-  summary.highestEventTs = highest;
-  summary.watermark = book.watermark;
-  return summary;
+  return { dealIds, first, records, eventIds, typeNames, steps, highestEventTs: highest, lastMark: mark };
 }
+
+/** Deal d's events applied in arrival order, its breaches fired as the watermark passed, to the end of input. */
+function foldDeal(input: GroupedEvents, d: number, rules: DealBook['rules'], endMark: number, out: CanonicalEvent[], summary: BatchFoldSummary): DealState {
+  const { records, eventIds, typeNames, steps, lastMark } = input;
+  const state = emptyDeal(input.dealIds[d], rules);
+  event.master_deal_id = state.master_deal_id;
+  for (let at = input.first[d]; at < input.first[d + 1]; at++) {
+    const r = at * RECORD;
+    // Another deal's event moved the watermark past a deadline since this deal's last event.
+    if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireUntil(state, records[r + MARK_BEFORE], steps, rules, out);
+    const seen = state.seen.length;
+    event.event_id = eventIds[at];
+    event.event_type = typeNames[records[r + TYPE]];
+    event.event_ts = records[r + TS];
+    applyHashedInPlace(state, event, records[r + HASH], rules, records[r + MARK_AT], out);
+    if (state.seen.length === seen) summary.duplicates++;
+    else summary.events++;
+  }
+  if (state.next_deadline !== null && lastMark > state.next_deadline) fireUntil(state, lastMark, steps, rules, out);
+  // The end of input (DealBook.advanceTo(end)), if it moves the watermark.
+  if (endMark > lastMark && state.next_deadline !== null && endMark > state.next_deadline) advanceWatermarkInPlace(state, endMark, rules, out);
+  return state;
+}
+
+/** One event object, refilled per event: the grouped records are read in order. */
+const event: DealEvent = { event_id: '', event_type: '', master_deal_id: '', event_ts: 0 };
 
 /**
  * Breaches `state`'s due timers as the watermark, in arrival order, rose to `limit`: each time at
