@@ -42,12 +42,12 @@ function slaPrefix(p: IdPrefixes, sla: string): string {
   return p.sla[p.sla.push(`${p.deal}:sla:${sla}:`) - 1];
 }
 
-/** `:${from}>${to}`, one string per pair of stages met (stage names are few). */
+/** `:${from}>${to}`, one string per pair of stages met (the rules' stages make a few dozen pairs at most). */
 const transitions: Array<{ from: string; to: string; text: string }> = [];
 function transition(from: string, to: string): string {
   for (const t of transitions) if (t.from === from && t.to === to) return t.text;
   const text = `:${from}>${to}`;
-  transitions.push({ from, to, text });
+  if (transitions.length < 256) transitions.push({ from, to, text });
   return text;
 }
 
