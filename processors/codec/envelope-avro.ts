@@ -93,7 +93,7 @@ export function encodeEnvelope(envelope: Envelope, catalog: SchemaCatalog = sche
   try {
     return catalog.type(ENVELOPE_TYPE).toBuffer(value);
   } catch (err) {
-    throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${envelope.event_type} ${envelope.event_id}: ${(err as Error).message}`, { cause: err });
+    throw encodeFailed(`${envelope.event_type} ${envelope.event_id}`, err);
   }
 }
 
@@ -153,7 +153,7 @@ export function encodeCanonical(output: CanonicalJson, catalog: SchemaCatalog = 
   try {
     return catalog.type(CANONICAL_TYPES[output.type]).toBuffer(value);
   } catch (err) {
-    throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${output.type}: ${(err as Error).message}`, { cause: err });
+    throw encodeFailed(output.type, err);
   }
 }
 
@@ -169,7 +169,7 @@ export function encodeCanonicalOutput(output: { type: CanonicalType }, catalog: 
   try {
     return catalog.type(CANONICAL_TYPES[type]).toBuffer(output);
   } catch (err) {
-    throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${type}: ${(err as Error).message}`, { cause: err });
+    throw encodeFailed(type, err);
   }
 }
 
@@ -185,7 +185,7 @@ export function encodeCanonicalOutputFramed(output: { type: CanonicalType }, sch
     try {
       end = type.encode(output, scratch, wire.HEADER_LENGTH);
     } catch (err) {
-      throw new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${output.type}: ${(err as Error).message}`, { cause: err });
+      throw encodeFailed(output.type, err);
     }
     if (end < 0) {
       // `end` is minus the bytes missing: grow and write again.
@@ -274,4 +274,9 @@ async function writerType(schemaId: number, lookup: WriterSchemaLookup): Promise
   }
   if (!type) throw new CodecError('SCHEMA_UNKNOWN_ID', `schema id ${schemaId} is not known to the registry`);
   return type;
+}
+
+/** avsc refused a value (a field of the wrong type): the error the encoders throw, naming what. */
+function encodeFailed(what: string, err: unknown): CodecError {
+  return new CodecError('AVRO_ENCODE_FAILED', `cannot encode ${what}: ${(err as Error).message}`, { cause: err });
 }
