@@ -63,9 +63,9 @@ describe('direct path: engine outputs <-> Avro without the JSON form', () => {
 
   it('refuses an output whose fields do not fit the schema, naming the type', () => {
     const bad = { ...outputs.find((o) => o.type === 'masterdeal.stage.changed')!, event_ts: 'soon' } as unknown as CanonicalOutput;
-    expect(() => encodeCanonicalOutput(bad)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED' }));
+    expect(() => encodeCanonicalOutput(bad)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED', message: expect.stringMatching(/^cannot encode masterdeal\.stage\.changed: /) }));
     expect(() => encodeCanonicalOutput({ type: 'masterdeal.nope' } as unknown as CanonicalOutput)).toThrow(expect.objectContaining({ code: 'CANONICAL_INVALID' }));
-    expect(() => encodeCanonicalOutputFramed(bad, 1)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED' }));
+    expect(() => encodeCanonicalOutputFramed(bad, 1)).toThrow(expect.objectContaining({ code: 'AVRO_ENCODE_FAILED', message: expect.stringMatching(/^cannot encode masterdeal\.stage\.changed: /) }));
   });
 });
 
