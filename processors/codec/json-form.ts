@@ -272,13 +272,17 @@ export function branchName(catalog: SchemaCatalog, b: RawSchema, ns: string | un
 
 function checkRange(ctx: FieldCtx, n: number, path: string, shown: number): void {
   const r = ctx.range;
-  if (!r) return;
+  if (!r || inRange(ctx, n)) return;
   const scale = ctx.kopecks ? 100 : 1;
-  if ((r.min !== undefined && n < r.min) || (r.max !== undefined && n > r.max)) {
-    const bounds =
-      r.max === undefined ? `>= ${(r.min ?? 0) / scale}` : r.min === undefined ? `<= ${r.max / scale}` : `between ${r.min / scale} and ${r.max / scale}`;
-    throw new JsonFormError(path, `out of range: must be ${bounds}, got ${shown}`);
-  }
+  const bounds =
+    r.max === undefined ? `>= ${(r.min ?? 0) / scale}` : r.min === undefined ? `<= ${r.max / scale}` : `between ${r.min / scale} and ${r.max / scale}`;
+  throw new JsonFormError(path, `out of range: must be ${bounds}, got ${shown}`);
+}
+
+/** Whether `n` is within the field's declared range (no range: any). */
+function inRange(ctx: FieldCtx, n: number): boolean {
+  const r = ctx.range;
+  return !r || ((r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max));
 }
 
 function primitiveToAvro(type: string, logicalType: string | undefined, ctx: FieldCtx): ToAvro {
@@ -431,10 +435,6 @@ export function avroValueSurelyValid(catalog: SchemaCatalog, schema: RawSchema, 
   return cached(catalog, schema, `check:${ns ?? ''}`, () => compileCheck(catalog, schema, ns, PLAIN))(value);
 }
 
-const inRange = (ctx: FieldCtx, n: number): boolean => {
-  const r = ctx.range;
-  return !r || ((r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max));
-};
 /** 9999-12-31T23:59:59.999Z and its day: the last instant and date a 4-digit ISO year writes. */
 const MAX_ISO_MS = 253_402_300_799_999;
 const MAX_ISO_DAY = 2_932_896;
