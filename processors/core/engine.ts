@@ -215,7 +215,7 @@ export function applyHashedInPlace(
   if (env.master_deal_id !== state.master_deal_id) {
     throw new Error(`event ${env.event_id} of deal ${env.master_deal_id} applied to deal ${state.master_deal_id}`);
   }
-  // A state read from an older changelog: seeded from its timeline before the derivation moves.
+  // A state read from an older changelog: given the fields it lacks before the derivation moves.
   if (state.emitted === undefined) state.emitted = emittedOf(state);
   if (state.seen_hash === undefined) state.seen_hash = seenHashesOf(state);
   if (isSeen(state.seen, state.seen_hash, env.event_id, hash)) {

@@ -93,17 +93,11 @@ export function remember(emitted: number[], hash: number): void {
 }
 
 /**
- * The state's emitted-id hashes. A state written before the field existed gets those of its
- * current timeline (its stage.changed / closed outputs were published when it was derived).
+ * The state's emitted-id hashes; none for a state written before the field existed: what it had
+ * published is its live history, which needs no entry.
  */
 export function emittedOf(state: DealState): number[] {
-  if (state.emitted !== undefined) return state.emitted;
-  const hashes: number[] = [];
-  const deal = state.master_deal_id;
-  for (const t of state.derived.timeline) {
-    hashes.push(stageChangedIdHash(deal, t.cause_event_id, t.from_stage, t.to_stage), closedIdHash(deal, t.cause_event_id));
-  }
-  return hashes;
+  return state.emitted ?? [];
 }
 
 /**
