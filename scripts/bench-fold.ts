@@ -205,7 +205,7 @@ function scenarioEngine(path: 'fold' | 'live'): void {
     for (const _ of book.snapshots()) snapshots++;
   });
   console.log(JSON.stringify({
-    scenario: `engine-${path}`, events: n, deals: book.deals.size, outputs, snapshots,
+    scenario: `engine-${path}`, events: n, deals: book.size, outputs, snapshots,
     events_per_s: Math.round(n / (run.ns / 1e9)), runs_events_per_s: rates, apply_s: +(run.ns / 1e9).toFixed(2),
     events_per_cpu_s: Math.round(n / (run.cpuUs / 1e6)),
     snapshots_s: +(end.ns / 1e9).toFixed(2), peak_rss_mb: peakRssMb(),
@@ -251,12 +251,12 @@ function scenarioOpenDeals(): void {
   for (const e of events) book.apply(e);
   events = [];
   (globalThis as { gc?: () => void }).gc?.();
-  const open = [...book.deals.values()].filter((s) => s.next_deadline !== null || s.derived.stage !== 'closed').length;
+  const open = book.states().filter((s) => s.next_deadline !== null || s.derived.stage !== 'closed').length;
   const heap = process.memoryUsage();
   console.log(JSON.stringify({
-    scenario: 'open-deals', deals: book.deals.size, open_deals: open, events: count,
+    scenario: 'open-deals', deals: book.size, open_deals: open, events: count,
     rss_mb: rssMb(), heap_used_mb: Math.round(heap.heapUsed / 1048576), baseline_rss_mb: baseline,
-    bytes_per_deal_heap: Math.round(heap.heapUsed / book.deals.size), peak_rss_mb: peakRssMb(),
+    bytes_per_deal_heap: Math.round(heap.heapUsed / book.size), peak_rss_mb: peakRssMb(),
   }));
 }
 

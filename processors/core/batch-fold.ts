@@ -42,20 +42,21 @@ export function* foldBatch(
   events: readonly DealEvent[],
   end: (highestEventTs: number) => number,
 ): Generator<DealOutputs, BatchFoldSummary, void> {
-  if (book.deals.size > 0 || book.watermark !== null) throw new Error('foldBatch needs an empty DealBook');
+  if (book.size > 0 || book.watermark !== null) throw new Error('foldBatch needs an empty DealBook');
   const summary: BatchFoldSummary = { events: 0, duplicates: 0, highestEventTs: null, watermark: null };
   if (events.length === 0) return summary;
   const input = groupedByDeal(events, book);
   const endMark = end(input.highestEventTs);
   const out: CanonicalEvent[] = [];
   const dealOutputs: DealOutputs = { masterDealId: '', outputs: out };
-  for (let d = 0; d < input.dealIds.length; d++) {
-    const state = foldDeal(input, d, book.rules, endMark, out, summary);
-    book.deals.set(state.master_deal_id, state);
+  const states: DealState[] = new Array(input.dealIds.length);
+  for (let d = 0; d < states.length; d++) {
+    const state = (states[d] = foldDeal(input, d, book.rules, endMark, out, summary));
     dealOutputs.masterDealId = state.master_deal_id;
     yield dealOutputs;
     out.length = 0;
   }
+  book.adopt(input.dealNo, states);
   book.advanceTo(Math.max(endMark, input.lastMark));
   summary.highestEventTs = input.highestEventTs;
   summary.watermark = book.watermark;
@@ -65,6 +66,8 @@ export function* foldBatch(
 /** The input grouped by deal (deals in order of first arrival, arrival order within). */
 interface GroupedEvents {
   dealIds: string[];
+  /** Each deal's number, its place in `dealIds`. */
+  dealNo: Map<string, number>;
   /** Deal d's events are records first[d] .. first[d + 1] - 1. */
   first: Int32Array;
   /** RECORD words per event (TS, MARK_BEFORE, MARK_AT, HASH, TYPE). */
@@ -133,7 +136,7 @@ function groupedByDeal(events: readonly DealEvent[], book: DealBook): GroupedEve
     eventIds[at] = e.event_id;
   }
   steps.index();
-  return { dealIds, first, records, eventIds, typeNames, steps, highestEventTs: highest, lastMark: mark };
+  return { dealIds, dealNo, first, records, eventIds, typeNames, steps, highestEventTs: highest, lastMark: mark };
 }
 
 /** Deal d's events applied in arrival order, its breaches fired as the watermark passed, to the end of input. */

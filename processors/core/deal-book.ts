@@ -22,7 +22,9 @@ export interface DealBookOptions {
 }
 
 export class DealBook {
-  readonly deals = new Map<string, DealState>();
+  /** Each deal's number: its place in `held` (numbers are reused when a deal is evicted). */
+  private index = new Map<string, number>();
+  private held: DealState[] = [];
   readonly allowedLatenessMs: number;
   private readonly clock: EventTimeWatermark;
   private readonly timers = new DeadlineHeap();
@@ -51,12 +53,12 @@ export class DealBook {
     const changed: string[] = [];
     // The book owns its states and updates them in place (applyInPlace: the pure `apply`'s result
     // without a new state per event, which with many interleaved deals is mostly GC work).
-    let state = this.deals.get(env.master_deal_id);
+    let state = this.get(env.master_deal_id);
     const isNew = state === undefined;
     if (state === undefined) state = emptyDeal(env.master_deal_id, this.rules);
     const deadlineBefore = state.next_deadline;
     if (applyInPlace(state, env, this.rules, this.watermark, outputs)) {
-      if (isNew) this.deals.set(env.master_deal_id, state);
+      if (isNew) this.hold(state);
       this.schedule(state, deadlineBefore);
       changed.push(env.master_deal_id);
     }
@@ -85,10 +87,23 @@ export class DealBook {
     if (state.rules !== undefined && state.rules !== this.rules.fingerprint) {
       throw new RulesMismatchError(state.master_deal_id, state.rules, this.rules);
     }
-    const before = this.deals.get(state.master_deal_id);
+    const before = this.get(state.master_deal_id);
     const own = restoredState(state, this.rules);
-    this.deals.set(own.master_deal_id, own);
+    this.hold(own);
     this.schedule(own, before?.next_deadline);
+  }
+
+  /**
+   * Takes over the deals a batch fold built (foldBatch): `index` gives each id its number, its
+   * state's place in `states`. The book must hold no deal yet. (The batch numbered the deals
+   * anyway; handing the numbering over spares a second map of every deal.)
+   */
+  adopt(index: Map<string, number>, states: DealState[]): void {
+    if (this.held.length > 0) throw new Error('adopt needs an empty DealBook');
+    if (index.size !== states.length) throw new Error(`adopt: ${index.size} ids for ${states.length} states`);
+    this.index = index;
+    this.held = states;
+    for (const state of states) this.schedule(state, undefined);
   }
 
   /**
@@ -97,29 +112,49 @@ export class DealBook {
    * receives events, or accept that. Returns whether the deal was held.
    */
   evict(masterDealId: string): boolean {
-    return this.deals.delete(masterDealId); // its heap entries, if any, are skipped as stale
+    const n = this.index.get(masterDealId);
+    if (n === undefined) return false;
+    // The last deal moves into the evicted one's place. Its heap entries, if any, are skipped as stale.
+    const last = this.held.pop() as DealState;
+    if (n < this.held.length) {
+      this.held[n] = last;
+      this.index.set(last.master_deal_id, n);
+    }
+    this.index.delete(masterDealId);
+    return true;
+  }
+
+  /** How many deals the book holds. */
+  get size(): number {
+    return this.held.length;
+  }
+
+  /** Every deal's state (in no particular order). */
+  states(): readonly DealState[] {
+    return this.held;
   }
 
   /** A deal in a final stage or stopped by a terminal fact, with no open timer left to fire. */
   isSettled(masterDealId: string): boolean {
-    const state = this.deals.get(masterDealId);
+    const state = this.get(masterDealId);
     if (!state || state.next_deadline !== null) return false;
     const stage = this.rules.stages.find((s) => s.name === state.derived.stage);
     return Boolean(stage?.final) || (state.derived.mask & this.rules.terminalMask) !== 0;
   }
 
   get(masterDealId: string): DealState | undefined {
-    return this.deals.get(masterDealId);
+    const n = this.index.get(masterDealId);
+    return n === undefined ? undefined : this.held[n];
   }
 
   snapshot(masterDealId: string): Snapshot | undefined {
-    const state = this.deals.get(masterDealId);
+    const state = this.get(masterDealId);
     return state && snapshot(this.current(state), this.rules);
   }
 
   /** Snapshots of every deal, in master_deal_id order. */
   *snapshots(): IterableIterator<Snapshot> {
-    for (const id of [...this.deals.keys()].sort()) yield snapshot(this.current(this.deals.get(id) as DealState), this.rules);
+    for (const id of [...this.index.keys()].sort()) yield snapshot(this.current(this.get(id) as DealState), this.rules);
   }
 
   /**
@@ -128,6 +163,13 @@ export class DealBook {
    */
   private current(state: DealState): DealState {
     return this.watermark === null ? state : advanceWatermark(state, this.watermark, this.rules).state;
+  }
+
+  /** Holds `state` as its deal's (replacing the one held, if any). */
+  private hold(state: DealState): void {
+    const n = this.index.get(state.master_deal_id);
+    if (n !== undefined) this.held[n] = state;
+    else this.index.set(state.master_deal_id, this.held.push(state) - 1);
   }
 
   /** Queues the deal's deadline when it changed (older heap entries become stale). */
@@ -142,7 +184,7 @@ export class DealBook {
     while (this.timers.size > 0 && this.timers.peekDeadline() < mark) {
       const deadline = this.timers.peekDeadline();
       const id = this.timers.pop();
-      const state = this.deals.get(id);
+      const state = this.get(id);
       if (!state || state.next_deadline !== deadline) continue; // stale entry: the deal moved on
       if (!advanceWatermarkInPlace(state, mark, this.rules, outputs)) continue;
       this.schedule(state, deadline);

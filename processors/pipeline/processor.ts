@@ -177,7 +177,7 @@ export class Processor {
 
   /** Partition numbers owned now, and the watermark of each (for tests and status). */
   partitions(): { partition: number; watermark: number | null; deals: number }[] {
-    return [...this.tasks.values()].map((t) => ({ partition: t.partition, watermark: t.watermark, deals: t.book.deals.size }));
+    return [...this.tasks.values()].map((t) => ({ partition: t.partition, watermark: t.watermark, deals: t.book.size }));
   }
 
   private reassign(owned: number[]): void {

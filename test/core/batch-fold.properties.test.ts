@@ -52,6 +52,12 @@ function expectSameFold(events: Envelope[], lateness: number, end: (highest: num
   for (const deal of firstArrival) expect(json(b.book.get(deal))).toEqual(json(s.book.get(deal)));
   const distinct = new Set(events.map((e) => `${e.master_deal_id}\u0000${e.event_id}`)).size;
   expect(b.summary).toMatchObject({ events: distinct, duplicates: events.length - distinct, watermark: s.book.watermark });
+  // The batch's deals are the book's own: a later watermark fires their open timers as the stream's.
+  if (s.book.watermark !== null) {
+    const later = s.book.watermark + 40 * 24 * HOUR;
+    const ids = (outputs: CanonicalEvent[]) => outputs.map((o) => o.event_id).sort();
+    expect(ids(b.book.advanceTo(later).outputs)).toEqual(ids(s.book.advanceTo(later).outputs));
+  }
 }
 
 /** Events of a few deals, interleaved, with true duplicates, equal timestamps and equal deadlines across deals. */

@@ -69,7 +69,7 @@ const json = (s: DealState | SavedDealState | undefined) => JSON.parse(JSON.stri
  */
 function reload<B extends DealBook | ReferenceBook>(book: B, make: () => B): B {
   const fresh = make();
-  for (const s of book.deals.values()) fresh.restore(json(book instanceof DealBook ? savedState(s) : s));
+  for (const s of book instanceof DealBook ? book.states() : book.deals.values()) fresh.restore(json(book instanceof DealBook ? savedState(s) : s));
   const mark = book.watermark;
   if (mark !== null) fresh.advanceTo(mark);
   return fresh;
@@ -94,7 +94,7 @@ describe('DealBook in place = the pure apply', () => {
         }
         expect(book.watermark).toBe(ref.watermark);
         expect([...book.snapshots()]).toEqual([...ref.snapshots()]);
-        expect([...book.deals.keys()].sort().map((id) => json(book.get(id)))).toEqual([...ref.deals.keys()].sort().map((id) => json(ref.get(id))));
+        expect(book.states().map((s) => s.master_deal_id).sort().map((id) => json(book.get(id)))).toEqual([...ref.deals.keys()].sort().map((id) => json(ref.get(id))));
       }),
       { numRuns: 400 },
     );
@@ -155,6 +155,10 @@ describe('DealBook ownership and eviction', () => {
     expect(book.evict('MD-C')).toBe(true);
     expect(book.evict('MD-C')).toBe(false);
     expect(book.get('MD-C')).toBeUndefined();
+    // the last deal took the evicted one's place
+    expect(book.size).toBe(2);
+    expect(book.get('MD-X')?.derived.stage).toBe('cancelled');
+    expect(book.get('MD-O')?.seen).toEqual(['o1']);
     expect([...book.snapshots()].map((s) => s.master_deal_id)).toEqual(['MD-O', 'MD-X']);
     // the open deal's timer still fires after another deal was evicted
     expect(book.advanceTo(T0 + 17 * HOUR).outputs).toEqual([expect.objectContaining({ type: 'masterdeal.sla.breached', master_deal_id: 'MD-O' })]);

@@ -68,7 +68,7 @@ function generatedStates(): DealState[] {
     book.apply(e);
     if (++n >= 4_000) break;
   }
-  return [...book.deals.values()];
+  return [...book.states()];
 }
 
 describe('changelog values', () => {
