@@ -7,6 +7,12 @@ export interface Compiled {
   finalStages: Set<string>;
   /** Per SLA (rules order): its `deps` as fact bits. */
   slaDeps: number[];
+  /**
+   * Per SLA: whether a stopped timer can open again, i.e. some rule resets one of its stop facts
+   * or a terminal fact. When none does, a fact that holds keeps holding whatever events come
+   * later (late ones included), so the timer's open pair never comes back once it stopped.
+   */
+  slaReopens: boolean[];
   /** Scratch: timers before a step, by SLA index (recordTimers → publishTimers; not re-entrant). */
   before: { startId: Array<string | null>; stopId: Array<string | null> };
 }
@@ -19,10 +25,12 @@ export function compiled(rules: Rules): Compiled {
   let c = compiledRules.get(rules);
   if (c === undefined) {
     const n = rules.slas.length;
+    const resettable = new Set([...rules.effects.values()].flatMap((effects) => effects.filter((e) => !e.set).map((e) => e.fact)));
     c = {
       byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
       finalStages: new Set(rules.stages.filter((s) => s.final).map((s) => s.name)),
       slaDeps: rules.slas.map((sla) => sla.deps.reduce((bits, f) => bits | (1 << f), 0)),
+      slaReopens: rules.slas.map((sla) => [...sla.stopFacts, ...rules.terminals].some((f) => resettable.has(f))),
       before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null) },
     };
     compiledRules.set(rules, c);

@@ -155,7 +155,8 @@ export function publishTimers(
     const aStopId = before.stopId[i];
     // Compare ids, not objects: a re-derivation rebuilds equal marks.
     if (aStartId === bStartId && aStopId === bStopId) continue;
-    if (aStartId !== null) remember(emitted, slaUpdatedIdHash(deal, sla.name, aStartId, aStopId));
+    // The pair left is remembered, unless it is an open pair that can never come back (slaReopens).
+    if (aStartId !== null && (aStopId !== null || bStopId === null || c.slaReopens[i])) remember(emitted, slaUpdatedIdHash(deal, sla.name, aStartId, aStopId));
     // A timer cleared by a compensation (its start fact reset) shows in the snapshot only.
     if (bStartId === null) continue;
     const isNew = fresh !== null && (bStopId === fresh || bStartId === fresh);

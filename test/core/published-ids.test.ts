@@ -1,5 +1,10 @@
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { compiled } from '../../processors/core/compiled-rules.ts';
+import { apply, emptyDeal } from '../../processors/core/engine.ts';
+import { DEFAULT_RULES_PATH, loadDefaultRules, parseRules } from '../../processors/core/rules/load.ts';
+import { ev, HOUR, T0 } from './fixtures.ts';
 import {
   closedId,
   closedIdHash,
@@ -31,3 +36,30 @@ describe('published-ids', () => {
   });
 });
 
+
+describe('an SLA timer\'s open pair, once it stopped', () => {
+  const defaults = loadDefaultRules();
+
+  it('is remembered only where a rule can undo the stop (a reset of a stop fact or of a terminal)', () => {
+    expect(Object.fromEntries(defaults.slas.map((s, i) => [s.name, compiled(defaults).slaReopens[i]]))).toEqual({
+      lead_to_brief: false, brief_to_offer: false, offer_to_contract: true, contract_to_launch: false, launch_to_close: false,
+    });
+    const undoLaunch = parseRules(readFileSync(DEFAULT_RULES_PATH, 'utf8').replace(
+      'compensations:\n',
+      'compensations:\n  - { event_type: mediapush.campaign.kpi, resets: [campaign_started] }\n', // a made-up rule, for the test
+    ));
+    // campaign_started stops contract_to_launch (and only starts launch_to_close)
+    expect(compiled(undoLaunch).slaReopens).toEqual([false, false, true, true, false]);
+  });
+
+  it('given an in-order deal through launch, then its state remembers just the pair a revoke could bring back', () => {
+    const types = ['crm.deal.created', 'crm.brief.submitted', 'media.mediaplan.ready', 'crm.offer.approved', 'docflow.contract.signed', 'mediapush.campaign.started'];
+    let state = emptyDeal('MD-1', defaults);
+    types.forEach((t, i) => (state = apply(state, ev(`e${i}`, t, T0 + i * HOUR), defaults).state));
+    expect(state.emitted).toEqual([slaUpdatedIdHash('MD-1', 'offer_to_contract', 'e3', null)]);
+    // and a revoke brings it back without publishing it again
+    const revoked = apply(state, ev('r', 'docflow.contract.revoked', T0 + 7 * HOUR), defaults);
+    expect(revoked.outputs.map((o) => o.event_id)).not.toContain('MD-1:sla:offer_to_contract:e3:-');
+    expect(revoked.state.derived.stage).not.toBe('contracting');
+  });
+});
