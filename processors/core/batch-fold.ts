@@ -1,5 +1,5 @@
 import type { CanonicalEvent } from './canonical.ts';
-import { compiled } from './compiled-rules.ts';
+import { compiled, type TypeRule } from './compiled-rules.ts';
 import type { DealBook } from './deal-book.ts';
 import { advanceWatermarkInPlace, applyHashedInPlace, emptyDeal, eventIdHash, type DealEvent, type DealState } from './engine.ts';
 
@@ -75,6 +75,8 @@ interface GroupedEvents {
   eventIds: string[];
   /** By TYPE number: the rules' own event_type string where the rules know it. */
   typeNames: string[];
+  /** By TYPE number: the rule of the type (undefined: no gate effect). */
+  typeRules: Array<TypeRule | undefined>;
   steps: WatermarkSteps;
   highestEventTs: number;
   /** The watermark after the last event. */
@@ -115,6 +117,7 @@ function groupedByDeal(events: readonly DealEvent[], book: DealBook): GroupedEve
   const records = new Float64Array(n * RECORD);
   const typeNo = new Map<string, number>();
   const typeNames: string[] = [];
+  const typeRules: Array<TypeRule | undefined> = [];
   let highest = Number.NEGATIVE_INFINITY;
   let mark = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
@@ -122,7 +125,9 @@ function groupedByDeal(events: readonly DealEvent[], book: DealBook): GroupedEve
     const at = slot[dealOf[i]]++;
     let t = typeNo.get(e.event_type);
     if (t === undefined) {
-      t = typeNames.push(byType.get(e.event_type)?.type ?? e.event_type) - 1; // a quick lookup later
+      const rule = byType.get(e.event_type);
+      typeRules.push(rule);
+      t = typeNames.push(rule?.type ?? e.event_type) - 1;
       typeNo.set(e.event_type, t);
     }
     const r = at * RECORD;
@@ -136,12 +141,12 @@ function groupedByDeal(events: readonly DealEvent[], book: DealBook): GroupedEve
     eventIds[at] = e.event_id;
   }
   steps.index();
-  return { dealIds, dealNo, first, records, eventIds, typeNames, steps, highestEventTs: highest, lastMark: mark };
+  return { dealIds, dealNo, first, records, eventIds, typeNames, typeRules, steps, highestEventTs: highest, lastMark: mark };
 }
 
 /** Deal d's events applied in arrival order, its breaches fired as the watermark passed, to the end of input. */
 function foldDeal(input: GroupedEvents, d: number, rules: DealBook['rules'], endMark: number, out: CanonicalEvent[], summary: BatchFoldSummary): DealState {
-  const { records, eventIds, typeNames, steps, lastMark } = input;
+  const { records, eventIds, typeNames, typeRules, steps, lastMark } = input;
   const state = emptyDeal(input.dealIds[d], rules);
   event.master_deal_id = state.master_deal_id;
   for (let at = input.first[d]; at < input.first[d + 1]; at++) {
@@ -150,9 +155,10 @@ function foldDeal(input: GroupedEvents, d: number, rules: DealBook['rules'], end
     if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireUntil(state, records[r + MARK_BEFORE], steps, rules, out);
     const seen = state.seen.length;
     event.event_id = eventIds[at];
-    event.event_type = typeNames[records[r + TYPE]];
+    const type = records[r + TYPE];
+    event.event_type = typeNames[type];
     event.event_ts = records[r + TS];
-    applyHashedInPlace(state, event, records[r + HASH], rules, records[r + MARK_AT], out);
+    applyHashedInPlace(state, event, records[r + HASH], typeRules[type], rules, records[r + MARK_AT], out);
     if (state.seen.length === seen) summary.duplicates++;
     else summary.events++;
   }

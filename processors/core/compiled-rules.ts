@@ -1,10 +1,17 @@
 import type { Effect, Rules } from './rules/load.ts';
 
+/** What the rules do with one event_type. */
+export interface TypeRule {
+  /** The rules' own copy of the type string (shared by every deal's facts). */
+  type: string;
+  effects: readonly Effect[];
+}
+
 /** Per-rules lookups the hot path needs, built once per Rules object. */
 export interface Compiled {
-  /** By event_type: the rules' own copy of the type string (shared by every deal's facts) and its effects. */
-  byType: Map<string, { type: string; effects: readonly Effect[] }>;
-  finalStages: Set<string>;
+  byType: Map<string, TypeRule>;
+  /** The names of the final stages (a list: there are one or two, and a Set lookup costs more). */
+  finalStages: string[];
   /** Per SLA (rules order): its `deps` as fact bits. */
   slaDeps: number[];
   /**
@@ -28,7 +35,7 @@ export function compiled(rules: Rules): Compiled {
     const resettable = new Set([...rules.effects.values()].flatMap((effects) => effects.filter((e) => !e.set).map((e) => e.fact)));
     c = {
       byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
-      finalStages: new Set(rules.stages.filter((s) => s.final).map((s) => s.name)),
+      finalStages: rules.stages.filter((s) => s.final).map((s) => s.name),
       slaDeps: rules.slas.map((sla) => sla.deps.reduce((bits, f) => bits | (1 << f), 0)),
       slaReopens: rules.slas.map((sla) => [...sla.stopFacts, ...rules.terminals].some((f) => resettable.has(f))),
       before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null) },

@@ -119,7 +119,7 @@ export function diffTimeline(before: TimelineEntry[], after: TimelineEntry[], de
       const t = before[i];
       if (kept.has(transitionKey(t))) continue;
       remember(emitted, stageChangedIdHash(deal, t.cause_event_id, t.from_stage, t.to_stage));
-      if (c.finalStages.has(t.to_stage)) remember(emitted, closedIdHash(deal, t.cause_event_id));
+      if (c.finalStages.includes(t.to_stage)) remember(emitted, closedIdHash(deal, t.cause_event_id));
     }
   }
   publishTransitions(after, common, old, deal, c, out, emitted);
@@ -154,7 +154,7 @@ export function publishTransitions(
         compensation: t.compensation,
       });
     }
-    if (c.finalStages.has(t.to_stage) && (emitted === null || !emitted.includes(closedIdHash(deal, cause)))) {
+    if (c.finalStages.includes(t.to_stage) && (emitted === null || !emitted.includes(closedIdHash(deal, cause)))) {
       out.push({
         type: 'masterdeal.closed',
         event_id: closedId(deal, cause),

@@ -1,5 +1,5 @@
 import type { CanonicalEvent, GateView, SlaView, Snapshot } from './canonical.ts';
-import { compiled } from './compiled-rules.ts';
+import { compiled, type TypeRule } from './compiled-rules.ts';
 import {
   derive,
   deriveOne,
@@ -200,14 +200,19 @@ export function applyInPlace(
   watermarkMs: number | null | undefined,
   out: CanonicalEvent[],
 ): boolean {
-  return applyHashedInPlace(state, env, eventIdHash(env.event_id), rules, watermarkMs, out);
+  return applyHashedInPlace(state, env, eventIdHash(env.event_id), compiled(rules).byType.get(env.event_type), rules, watermarkMs, out);
 }
 
-/** `applyInPlace` with `eventIdHash(env.event_id)` already computed (a batch computes it while the id is in cache). */
+/**
+ * `applyInPlace` with `eventIdHash(env.event_id)` and the rule of env.event_type (undefined: no
+ * gate effect) already looked up: a batch does both once per event type or while the id is in
+ * cache, instead of a map lookup per event.
+ */
 export function applyHashedInPlace(
   state: DealState,
   env: DealEvent,
   hash: number,
+  info: TypeRule | undefined,
   rules: Rules,
   watermarkMs: number | null | undefined,
   out: CanonicalEvent[],
@@ -224,7 +229,6 @@ export function applyHashedInPlace(
   }
 
   const c = compiled(rules);
-  const info = c.byType.get(env.event_type);
   // The derivation before a re-derived (out-of-order) fact: what its outputs diff against.
   let prev: Derived | null = null;
   // An in-order fact: the timers it touches, evaluated before it (c.before), and where its transitions start.
