@@ -51,8 +51,9 @@ export interface DealState {
   breaches: string[];
   /**
    * 53-bit hashes of the stage.changed / closed / sla.updated output ids that were published and
-   * have since left the deal's live history (timeline, current timer pairs): so a late event that
-   * brings one back does not publish it again (published-ids.ts). States written before this rule
+   * have since left the deal's live history (timeline, current timer pairs) and could come back: so
+   * a late event or a compensation that brings one back does not publish it again (published-ids.ts;
+   * a stopped timer's open pair only where a rule can undo the stop, see Compiled.slaReopens). States written before this rule
    * also hold live ones, which changes nothing. Absent in states written before the field existed
    * (see `emittedOf`). Breaches are kept by `breaches`.
    */

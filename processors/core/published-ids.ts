@@ -6,8 +6,9 @@ import type { DealState } from './engine.ts';
  * An output is published when its transition or timer pair enters that history; when it leaves it
  * (a late event rewrites the timeline, a compensation moves a timer back), the deal remembers a
  * 53-bit hash of its id in `emitted`, so that if it comes back it is not published again. What is
- * live needs no entry (the diff against the previous history already skips it), which keeps
- * `emitted` short and spares the hashing of nearly every output.
+ * live needs no entry (the diff against the previous history already skips it), nor does what
+ * cannot come back (a stopped timer's open pair where no rule can undo the stop: sla-timers), which
+ * keeps `emitted` short and spares the hashing of nearly every output.
  * The ids are built here, and hashed from their parts (no concatenated string to read back).
  */
 
