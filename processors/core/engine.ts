@@ -51,11 +51,12 @@ export interface DealState {
   breaches: string[];
   /**
    * 53-bit hashes of the stage.changed / closed / sla.updated output ids that were published and
-   * have since left the deal's live history (timeline, current timer pairs) and could come back: so
-   * a late event or a compensation that brings one back does not publish it again (published-ids.ts;
-   * a stopped timer's open pair only where a rule can undo the stop, see Compiled.slaReopens). States written before this rule
-   * also hold live ones, which changes nothing. Absent in states written before the field existed
-   * (see `emittedOf`). Breaches are kept by `breaches`.
+   * have since left the deal's live history (timeline, current timer pairs) and could come back,
+   * so that a late event or a compensation that brings one back does not publish it again
+   * (published-ids.ts; a stopped timer's open pair only where a rule can undo the stop, see
+   * Compiled.slaReopens). States written before these rules also hold other ones, which changes
+   * nothing. Absent in states written before the field existed (see `emittedOf`). Breaches are
+   * kept by `breaches`.
    */
   emitted?: number[];
   /** The latest event-time watermark this deal was told about. */
@@ -206,8 +207,8 @@ export function applyInPlace(
 
 /**
  * `applyInPlace` with `eventIdHash(env.event_id)` and the rule of env.event_type (undefined: no
- * gate effect) already looked up: a batch does both once per event type or while the id is in
- * cache, instead of a map lookup per event.
+ * gate effect) given: a batch hashes each id while it is in cache, and looks a rule up once per
+ * event type instead of once per event.
  */
 export function applyHashedInPlace(
   state: DealState,
