@@ -14,6 +14,9 @@ export interface Compiled {
   finalStages: string[];
   /** Per SLA (rules order): its `deps` as fact bits. */
   slaDeps: number[];
+  /** Per SLA: its start facts, and its stop facts, as fact bits. */
+  slaStartBits: number[];
+  slaStopBits: number[];
   /**
    * Per SLA: whether a stopped timer can open again, i.e. some rule resets one of its stop facts
    * or a terminal fact. When none does, a fact that holds keeps holding whatever events come
@@ -36,7 +39,9 @@ export function compiled(rules: Rules): Compiled {
     c = {
       byType: new Map([...rules.effects].map(([type, effects]) => [type, { type, effects }])),
       finalStages: rules.stages.filter((s) => s.final).map((s) => s.name),
-      slaDeps: rules.slas.map((sla) => sla.deps.reduce((bits, f) => bits | (1 << f), 0)),
+      slaDeps: rules.slas.map((sla) => bitsOf(sla.deps)),
+      slaStartBits: rules.slas.map((sla) => bitsOf(sla.startFacts)),
+      slaStopBits: rules.slas.map((sla) => bitsOf(sla.stopFacts)),
       slaReopens: rules.slas.map((sla) => [...sla.stopFacts, ...rules.terminals].some((f) => resettable.has(f))),
       before: { startId: new Array(n).fill(null), stopId: new Array(n).fill(null) },
     };
@@ -46,3 +51,5 @@ export function compiled(rules: Rules): Compiled {
   lastCompiled = c;
   return c;
 }
+
+const bitsOf = (facts: number[]) => facts.reduce((bits, f) => bits | (1 << f), 0);

@@ -14,7 +14,7 @@ import {
 import type { Envelope } from './envelope.ts';
 import { emittedOf } from './published-ids.ts';
 import type { Rules } from './rules/load.ts';
-import { diffSlas, publishTimers, recordTimers, settleSla, slaView, timersOf, withWatermark } from './sla-timers.ts';
+import { ALL_TIMERS, diffSlas, publishTimers, recordTimers, settleSla, slaView, timersOf, withWatermark } from './sla-timers.ts';
 
 export type { Derived, FactEvent, Mark } from './derivation.ts';
 
@@ -282,7 +282,7 @@ export function applyHashedInPlace(
       diffTimeline(prev.timeline, after, state.master_deal_id, rules, out, state.emitted);
       diffSlas(prev, state.derived, state.master_deal_id, rules, out, state.emitted);
     }
-    settleSla(state, rules, out, true);
+    settleSla(state, rules, out, true, prev === null ? touched : ALL_TIMERS);
   } else if (state.next_deadline !== null && state.watermark !== null && state.watermark > state.next_deadline) {
     settleSla(state, rules, out, true);
   }

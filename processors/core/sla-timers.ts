@@ -188,15 +188,30 @@ export function publishTimers(
   }
 }
 
+/** `settleSla`'s `touched` when any timer may have moved. */
+export const ALL_TIMERS = -1;
+
 /**
  * Publishes new breaches and recomputes `next_deadline`; mutates `next` (a fresh state, whose
- * `breaches` array is copied unless `inPlace`: then the array is the state's own).
+ * `breaches` array is copied unless `inPlace`: then the array is the state's own). `touched`: the
+ * timers (bits) whose start or stop may have moved since the state was last settled. Any other
+ * timer that is not open (not started, or stopped: told by the fact mask alone) is skipped: it
+ * cannot newly breach, since its breach was settled when it stopped, and has no deadline to wait for.
  */
-export function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[], inPlace: boolean): void {
+export function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[], inPlace: boolean, touched = ALL_TIMERS): void {
   let nextDeadline: number | null = null;
   let breaches = next.breaches;
   const wm = next.watermark;
-  for (const sla of rules.slas) {
+  const c = compiled(rules);
+  const mask = next.derived.mask;
+  const ended = (mask & rules.terminalMask) !== 0;
+  for (let i = 0; i < rules.slas.length; i++) {
+    if ((touched & (1 << i)) === 0) {
+      const start = c.slaStartBits[i];
+      const stop = c.slaStopBits[i];
+      if ((mask & start) !== start || (mask & stop) === stop || ended) continue;
+    }
+    const sla = rules.slas[i];
     const t = evalTimer(rules, next.derived, sla, scratchA);
     if (!t.started || !t.start) continue;
     const open = t.stop === null;
