@@ -1,7 +1,7 @@
 import type { CanonicalEvent } from './canonical.ts';
 import { compiled, type TypeRule } from './compiled-rules.ts';
 import type { DealBook } from './deal-book.ts';
-import { advanceWatermarkInPlace, applyHashedInPlace, emptyDeal, eventIdHash, type DealEvent, type DealState } from './engine.ts';
+import { advanceWatermarkInPlace, applyDistinctInPlace, applyDuplicateInPlace, emptyDeal, eventIdHash, type DealEvent, type DealState } from './engine.ts';
 
 /**
  * A whole input folded deal by deal (`masterdeal fold`). It gives what `DealBook.apply` of every
@@ -149,23 +149,43 @@ function foldDeal(input: GroupedEvents, d: number, rules: DealBook['rules'], end
   const { records, eventIds, typeNames, typeRules, steps, lastMark } = input;
   const state = emptyDeal(input.dealIds[d], rules);
   event.master_deal_id = state.master_deal_id;
-  for (let at = input.first[d]; at < input.first[d + 1]; at++) {
+  const from = input.first[d];
+  const to = input.first[d + 1];
+  // The deal's `seen`, in one exact-size array: its ids in arrival order, duplicates taken out below.
+  const seen = eventIds.slice(from, to);
+  let distinct = 0;
+  for (let at = from; at < to; at++) {
     const r = at * RECORD;
     // Another deal's event moved the watermark past a deadline since this deal's last event.
     if (state.next_deadline !== null && records[r + MARK_BEFORE] > state.next_deadline) fireUntil(state, records[r + MARK_BEFORE], steps, rules, out);
-    const seen = state.seen.length;
-    event.event_id = eventIds[at];
+    if (seenBefore(input, from, at)) {
+      applyDuplicateInPlace(state, records[r + MARK_AT], rules, out);
+      summary.duplicates++;
+      continue;
+    }
+    event.event_id = seen[distinct++] = eventIds[at];
     const type = records[r + TYPE];
     event.event_type = typeNames[type];
     event.event_ts = records[r + TS];
-    applyHashedInPlace(state, event, records[r + HASH], typeRules[type], rules, records[r + MARK_AT], out);
-    if (state.seen.length === seen) summary.duplicates++;
-    else summary.events++;
+    applyDistinctInPlace(state, event, typeRules[type], rules, records[r + MARK_AT], out);
+    summary.events++;
   }
+  seen.length = distinct;
+  state.seen = seen;
+  // The dedupe hashes are rebuilt from `seen` if the deal ever takes another event (DealBook.apply).
+  state.seen_hash = undefined;
   if (state.next_deadline !== null && lastMark > state.next_deadline) fireUntil(state, lastMark, steps, rules, out);
   // The end of input (DealBook.advanceTo(end)), if it moves the watermark.
   if (endMark > lastMark && state.next_deadline !== null && endMark > state.next_deadline) advanceWatermarkInPlace(state, endMark, rules, out);
   return state;
+}
+
+/** Whether event `at`'s id came earlier among its deal's events (from `from` on): hashes first, the string on a match. */
+function seenBefore(input: GroupedEvents, from: number, at: number): boolean {
+  const { records, eventIds } = input;
+  const hash = records[at * RECORD + HASH];
+  for (let k = from; k < at; k++) if (records[k * RECORD + HASH] === hash && eventIds[k] === eventIds[at]) return true;
+  return false;
 }
 
 /** One event object, refilled per event: the grouped records are read in order. */

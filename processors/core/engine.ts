@@ -225,11 +225,35 @@ export function applyHashedInPlace(
   // A state read from an older changelog: given the fields it lacks before the derivation moves.
   if (state.emitted === undefined) state.emitted = emittedOf(state);
   if (state.seen_hash === undefined) state.seen_hash = seenHashesOf(state);
-  if (isSeen(state.seen, state.seen_hash, env.event_id, hash)) {
-    const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
-    return due ? advanceWatermarkInPlace(state, watermarkMs, rules, out) : false;
-  }
+  if (isSeen(state.seen, state.seen_hash, env.event_id, hash)) return applyDuplicateInPlace(state, watermarkMs, rules, out);
+  applyDistinctInPlace(state, env, info, rules, watermarkMs, out);
+  // Recorded once the event applied: a re-derivation that throws leaves the deal as it was.
+  state.seen.push(env.event_id);
+  state.seen_hash.push(hash);
+  return true;
+}
 
+/** A duplicate changes nothing, unless the watermark it brings makes a deadline due. */
+export function applyDuplicateInPlace(state: DealState, watermarkMs: number | null | undefined, rules: Rules, out: CanonicalEvent[]): boolean {
+  const due = watermarkMs != null && state.next_deadline !== null && watermarkMs > state.next_deadline;
+  return due ? advanceWatermarkInPlace(state, watermarkMs, rules, out) : false;
+}
+
+/**
+ * An event of this deal that it has not seen, applied in place: all `applyHashedInPlace` does
+ * after the dedupe except adding the id to `seen` (and `seen_hash`), which is the caller's. A batch
+ * dedupes against its own grouped records and hands a deal its whole `seen` list at the end,
+ * instead of growing two arrays per event. `state.emitted` must be there (see applyHashedInPlace).
+ */
+export function applyDistinctInPlace(
+  state: DealState,
+  env: DealEvent,
+  info: TypeRule | undefined,
+  rules: Rules,
+  watermarkMs: number | null | undefined,
+  out: CanonicalEvent[],
+): void {
+  const emitted = state.emitted as number[];
   const c = compiled(rules);
   // The derivation before a re-derived (out-of-order) fact: what its outputs diff against.
   let prev: Derived | null = null;
@@ -264,8 +288,6 @@ export function applyHashedInPlace(
       state.derived = derived;
     }
   }
-  state.seen.push(env.event_id);
-  state.seen_hash.push(hash);
   state.version++;
   state.watermark = maxWatermark(state.watermark, watermarkMs);
   const ts = env.event_ts;
@@ -277,16 +299,15 @@ export function applyHashedInPlace(
     if (prev === null) {
       // An in-order fact: what it changes is caused by this event, new to the deal.
       publishTransitions(after, timelineFrom, undefined, state.master_deal_id, c, out, null);
-      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out, state.emitted, env.event_id);
+      publishTimers(rules, state.derived, touched, state.master_deal_id, c, out, emitted, env.event_id);
     } else {
-      diffTimeline(prev.timeline, after, state.master_deal_id, rules, out, state.emitted);
-      diffSlas(prev, state.derived, state.master_deal_id, rules, out, state.emitted);
+      diffTimeline(prev.timeline, after, state.master_deal_id, rules, out, emitted);
+      diffSlas(prev, state.derived, state.master_deal_id, rules, out, emitted);
     }
     settleSla(state, rules, out, true, prev === null ? touched : ALL_TIMERS);
   } else if (state.next_deadline !== null && state.watermark !== null && state.watermark > state.next_deadline) {
     settleSla(state, rules, out, true);
   }
-  return true;
 }
 
 /** `advanceWatermark` in place (see `applyInPlace`); returns whether the state changed. */
