@@ -1,5 +1,6 @@
 import type { CanonicalEvent } from './canonical.ts';
 import { compiled, type TypeRule } from './compiled-rules.ts';
+import { DeadlineHeap } from './deadline-heap.ts';
 import type { DealBook } from './deal-book.ts';
 import { advanceWatermarkInPlace, applyDistinctInPlace, applyDuplicateInPlace, emptyDeal, eventIdHash, type DealEvent, type DealState } from './engine.ts';
 
@@ -50,13 +51,15 @@ export function* foldBatch(
   const out: CanonicalEvent[] = [];
   const dealOutputs: DealOutputs = { masterDealId: '', outputs: out };
   const states: DealState[] = new Array(input.dealIds.length);
+  const timers = new DeadlineHeap();
   for (let d = 0; d < states.length; d++) {
     const state = (states[d] = foldDeal(input, d, book.rules, endMark, out, summary));
+    if (state.next_deadline !== null) timers.push(state.next_deadline, state.master_deal_id);
     dealOutputs.masterDealId = state.master_deal_id;
     yield dealOutputs;
     out.length = 0;
   }
-  book.adopt(input.dealNo, states);
+  book.adopt(input.dealNo, states, timers);
   book.advanceTo(Math.max(endMark, input.lastMark));
   summary.highestEventTs = input.highestEventTs;
   summary.watermark = book.watermark;
@@ -170,7 +173,7 @@ function foldDeal(input: GroupedEvents, d: number, rules: DealBook['rules'], end
     applyDistinctInPlace(state, event, typeRules[type], rules, records[r + MARK_AT], out);
     summary.events++;
   }
-  seen.length = distinct;
+  if (distinct < seen.length) seen.length = distinct; // a length store goes through the runtime
   state.seen = seen;
   // The dedupe hashes are rebuilt from `seen` if the deal ever takes another event (DealBook.apply).
   state.seen_hash = undefined;

@@ -27,7 +27,7 @@ export class DealBook {
   private held: DealState[] = [];
   readonly allowedLatenessMs: number;
   private readonly clock: EventTimeWatermark;
-  private readonly timers = new DeadlineHeap();
+  private timers = new DeadlineHeap();
 
   constructor(
     readonly rules: Rules,
@@ -95,15 +95,17 @@ export class DealBook {
 
   /**
    * Takes over the deals a batch fold built (foldBatch): `index` gives each id its number, its
-   * state's place in `states`. The book must hold no deal yet. (The batch numbered the deals
-   * anyway; handing the numbering over spares a second map of every deal.)
+   * state's place in `states`; `timers` holds the deadline of every state with an open timer
+   * (`next_deadline`), queued while the batch had the deal at hand. The book must hold no deal
+   * yet. (The batch numbered and scheduled the deals anyway; handing both over spares a second
+   * map of every deal and a second pass over every state.)
    */
-  adopt(index: Map<string, number>, states: DealState[]): void {
+  adopt(index: Map<string, number>, states: DealState[], timers: DeadlineHeap): void {
     if (this.held.length > 0) throw new Error('adopt needs an empty DealBook');
     if (index.size !== states.length) throw new Error(`adopt: ${index.size} ids for ${states.length} states`);
     this.index = index;
     this.held = states;
-    for (const state of states) this.schedule(state, undefined);
+    this.timers = timers;
   }
 
   /**
