@@ -143,7 +143,18 @@ function generatedColumns(events: number, seed: number): Columns {
   return { ...cols, ts: cols.ts.subarray(0, n), type: cols.type.subarray(0, n) };
 }
 
-const RUNS = 3;
+const RUNS = 5;
+
+/**
+ * A full GC, then an idle pause: V8 sweeps the freed pages on background threads after a full
+ * GC, and pinned to one CPU that sweeping (here: the previous run's whole book) would run inside
+ * the next measured run. A one-shot `masterdeal fold` has no previous book to sweep.
+ */
+function settledHeap(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
+}
+const SETTLE_MS = 500;
 
 /** The generated events, pre-parsed: what the engine reads of each (event_id, type, deal, time). */
 function engineEvents(): DealEvent[] {
@@ -186,13 +197,13 @@ function scenarioEngine(path: 'fold' | 'live'): void {
   // Warm-up: the first 2 % of the events through a throwaway book, so the JIT has compiled the
   // engine before the measured runs (as in a long fold or a running processor).
   fold(new DealBook(rules), events.slice(0, Math.ceil(n / 50)));
-  // Three measured runs, each into a fresh book; the median is reported (a shared VM's wall clock
-  // wanders by ±10 % from run to run).
+  // Five measured runs, each into a fresh book on a settled heap; the median is reported (a shared
+  // VM's wall clock wanders by ±10 % from run to run).
   const runs: Array<{ ns: number; cpuUs: number }> = [];
   let book = new DealBook(rules);
   let outputs = 0;
   for (let k = 0; k < RUNS; k++) {
-    (globalThis as { gc?: () => void }).gc?.();
+    settledHeap();
     book = new DealBook(rules);
     runs.push(timed(() => {
       outputs = fold(book, events);
