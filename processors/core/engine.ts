@@ -42,7 +42,8 @@ export interface DealState {
   /**
    * `eventIdHash(seen[i])`, same order: the dedupe check scans these small numbers (one packed
    * array) and compares an id string only on a hash match, instead of touching every id string.
-   * Derivable from `seen`; absent in states written before it existed (see `seenHashesOf`).
+   * Derivable from `seen`: absent in states written before it existed, and in a batch fold's
+   * states (see `seenHashesOf`).
    */
   seen_hash?: number[];
   facts: FactEvent[];
@@ -85,7 +86,7 @@ function dealState(
   version: number,
   rules: string | undefined,
   seen: string[],
-  seen_hash: number[],
+  seen_hash: number[] | undefined,
   facts: FactEvent[],
   derived: Derived,
   breaches: string[],
@@ -170,7 +171,7 @@ export function advanceWatermark(state: DealState, watermarkMs: number, rules: R
     due ? state.version + 1 : state.version, // an open timer's `breached` flips in the snapshot
     state.rules,
     state.seen,
-    seenHashesOf(state),
+    state.seen_hash, // rebuilt from `seen` only by a step that dedupes
     state.facts,
     state.derived,
     state.breaches,
