@@ -232,5 +232,5 @@ export function settleSla(next: DealState, rules: Rules, out: CanonicalEvent[], 
     });
   }
   next.breaches = breaches;
-  next.next_deadline = nextDeadline;
+  if (next.next_deadline !== nextDeadline) next.next_deadline = nextDeadline; // a store boxes the number afresh
 }
