@@ -291,7 +291,8 @@ export function applyDistinctInPlace(
   }
   state.version++;
   // Stored only when it moves: each store of a new number into the state boxes it afresh.
-  if (watermarkMs != null && (state.watermark === null || watermarkMs > state.watermark)) state.watermark = watermarkMs;
+  const watermark = maxWatermark(state.watermark, watermarkMs);
+  if (watermark !== state.watermark) state.watermark = watermark;
   const ts = env.event_ts;
   if (state.first_event_ts === null || ts < state.first_event_ts) state.first_event_ts = ts;
   if (state.last_event_ts === null || ts > state.last_event_ts) state.last_event_ts = ts;
